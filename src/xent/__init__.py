@@ -1,0 +1,25 @@
+"""xent: cross-entropy losses exactly as PyTorch, Keras and tf.nn compute them.
+
+PyTorch names and argument orders at the top level; Keras' in ``xent.keras``;
+tf.nn's in ``xent.tf``. Any array-API array in, the same kind out. Importing
+xent imports no framework.
+"""
+
+from . import keras, tf
+from ._autodiff import value_and_grad
+from ._version import __version__
+from .functional import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    sigmoid_focal_loss,
+)
+
+__all__ = [
+    "__version__",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "keras",
+    "sigmoid_focal_loss",
+    "tf",
+    "value_and_grad",
+]

@@ -1,0 +1,141 @@
+"""Array-API plumbing shared by every family: namespaces, dtypes, stable primitives.
+
+Everything here is written against the Python array API standard (through
+array-api-compat), so the same code serves NumPy today and the other
+backends later. Nothing here knows about a loss.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import array_api_compat
+from array_api_compat import is_array_api_obj
+
+Array = Any  # any array-API array (numpy.ndarray, torch.Tensor, jax.Array, ...)
+
+
+# --------------------------------------------------------------------------- namespaces
+
+
+def namespace(*values: Any) -> Any:
+    """The array namespace of the array arguments; NumPy's when none is an array."""
+    arrays = [v for v in values if v is not None and is_array_api_obj(v)]
+    if not arrays:
+        import array_api_compat.numpy as np_compat
+
+        return np_compat
+    return array_api_compat.array_namespace(*arrays)
+
+
+def as_array(xp: Any, value: Any, *, like: Array | None = None, dtype: Any = None) -> Array:
+    """`value` as an array of namespace `xp` (lists and scalars are converted)."""
+    if is_array_api_obj(value):
+        return value if dtype is None or value.dtype == dtype else xp.astype(value, dtype)
+    device = None if like is None else array_api_compat.device(like)
+    return xp.asarray(value, dtype=dtype, device=device)
+
+
+def numel(shape: tuple[int, ...]) -> int:
+    return math.prod(shape)
+
+
+# --------------------------------------------------------------------------- dtypes
+
+
+def is_floating(xp: Any, dtype: Any) -> bool:
+    try:
+        return bool(xp.isdtype(dtype, "real floating"))
+    except (TypeError, ValueError):  # dtypes the namespace does not know (e.g. ml_dtypes)
+        return False
+
+
+def compute_dtype(xp: Any, dtype: Any) -> Any:
+    """The dtype the math runs in: float64 stays, everything else (halves) is float32."""
+    return xp.float64 if dtype == xp.float64 else xp.float32
+
+
+def result_float_dtype(xp: Any, *dtypes: Any) -> Any:
+    """Promotion of the floating dtypes among `dtypes` (integer ones are ignored)."""
+    floats = [d for d in dtypes if is_floating(xp, d)]
+    return floats[0] if len(floats) == 1 else xp.result_type(*floats)
+
+
+def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
+    """NumPy's broadcast of two shapes, or None when they do not broadcast."""
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    if any(x != y and 1 not in (x, y) for x, y in zip(a, b, strict=True)):
+        return None
+    return tuple(y if x == 1 else x for x, y in zip(a, b, strict=True))
+
+
+def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """True when an array of `shape` broadcasts to exactly `target` (never grows it)."""
+    return broadcast_shape(shape, target) == target
+
+
+# --------------------------------------------------------------------------- primitives
+
+
+def relu(xp: Any, x: Array) -> Array:
+    return xp.where(x > 0, x, xp.zeros_like(x))
+
+
+def times_or_zero(xp: Any, coef: Array, value: Array) -> Array:
+    """coef * value, with 0 where coef == 0 even if value is infinite (no 0*inf = nan)."""
+    return coef * xp.where(coef == 0, xp.zeros_like(value), value)
+
+
+class SigmoidParts:
+    """softplus(±x) and sigmoid(±x) from one exp, stable for any x (±inf included).
+
+    With e = exp(-|x|) in (0, 1], never overflowing:
+      softplus(x)  = log(1 + exp(x))  = max(x, 0)  + log1p(e)
+      softplus(-x) = log(1 + exp(-x)) = max(-x, 0) + log1p(e)
+      sigmoid(x)   = 1 / (1 + e) for x >= 0, e / (1 + e) for x < 0, sigmoid(-x) the other one.
+    Both softplus terms are non-negative sums, so neither tail cancels.
+    """
+
+    def __init__(self, xp: Any, x: Array) -> None:
+        self.xp, self.x = xp, x
+        self.e = xp.exp(-xp.abs(x))
+        self.nonneg = x >= 0
+
+    def softplus(self) -> Array:
+        return relu(self.xp, self.x) + self.xp.log1p(self.e)
+
+    def softplus_neg(self) -> Array:
+        return relu(self.xp, -self.x) + self.xp.log1p(self.e)
+
+    def sigmoids(self) -> tuple[Array, Array]:
+        """(sigmoid(x), sigmoid(-x))."""
+        xp = self.xp
+        big = 1.0 / (1.0 + self.e)
+        small = self.e * big
+        return xp.where(self.nonneg, big, small), xp.where(self.nonneg, small, big)
+
+
+def sigmoid(xp: Any, x: Array) -> Array:
+    return SigmoidParts(xp, x).sigmoids()[0]
+
+
+def divide_or_nan(xp: Any, numerator: Array, denominator: Array | int | float) -> Array:
+    """numerator / denominator, nan (without a warning) where the denominator is 0."""
+    if not is_array_api_obj(denominator):
+        if denominator == 0:
+            return xp.full_like(numerator, math.nan)
+        return numerator / denominator
+    zero = denominator == 0
+    safe = xp.where(zero, xp.ones_like(denominator), denominator)
+    return xp.where(zero, xp.full_like(numerator, math.nan), numerator / safe)
+
+
+def divide_or_zero(xp: Any, numerator: Array, denominator: Array | int | float) -> Array:
+    """numerator / denominator, 0 where the denominator is 0 (Keras' divide_no_nan)."""
+    if not is_array_api_obj(denominator):
+        return xp.zeros_like(numerator) if denominator == 0 else numerator / denominator
+    zero = denominator == 0
+    safe = xp.where(zero, xp.ones_like(denominator), denominator)
+    return xp.where(zero, xp.zeros_like(numerator), numerator / safe)

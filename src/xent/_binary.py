@@ -1,0 +1,216 @@
+r"""The binary cross-entropy family: its math, written once.
+
+Every convention (PyTorch at the top level, ``xent.keras``, ``xent.tf``) is a
+thin front end over these functions. They take validated arrays already in the
+compute dtype and return ``(loss, grad)``, where ``grad`` (only when
+``need_grad``) is the derivative of the returned loss with respect to the
+first array (of the sum of the losses for reduction 'none').
+
+Numerics. With s(x) = softplus(x) = log(1 + e^x), the loss on logits is
+written as a sum of two terms that are both non-negative for targets in [0, 1],
+
+    l(x, y) = (1 - y) s(x) + p y s(-x)        dl/dx = (1 - y) sigmoid(x) - p y sigmoid(-x)
+
+(equal to PyTorch's ``(1 - y) x + (1 + (p - 1) y) s(-x)``), so neither tail
+cancels: x = -40, y = 0 gives 4.25e-18 where PyTorch's form gives 0, and
+x = +-inf with a zero coefficient gives 0 where PyTorch gives nan.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._array import Array, SigmoidParts, times_or_zero
+from ._reduce import torch_reduce
+
+LOG_FLOOR = -100.0  # PyTorch clamps each log in binary_cross_entropy at -100
+GRAD_EPS = 1e-12  # ... and the denominator x (1 - x) of its gradient at 1e-12
+KERAS_EPSILON = 1e-7  # keras.backend.epsilon()
+
+
+def smooth_targets(y: Array, label_smoothing: float) -> Array:
+    """Binary label smoothing (Keras' rule): y (1 - ls) + 0.5 ls."""
+    if not label_smoothing:
+        return y
+    return y * (1.0 - label_smoothing) + 0.5 * label_smoothing
+
+
+# --------------------------------------------------------------------------- elementwise
+
+
+def logits_elementwise(
+    xp: Any, x: Array, y: Array, pos_weight: Array | None, need_grad: bool
+) -> tuple[Array, Array | None]:
+    """(1 - y) softplus(x) + p y softplus(-x) and its derivative in x."""
+    parts = SigmoidParts(xp, x)
+    neg = 1.0 - y
+    pos = y if pos_weight is None else pos_weight * y
+    loss = times_or_zero(xp, neg, parts.softplus()) + times_or_zero(xp, pos, parts.softplus_neg())
+    if not need_grad:
+        return loss, None
+    sig, sig_neg = parts.sigmoids()
+    return loss, neg * sig - pos * sig_neg
+
+
+def _floored_log(xp: Any, positive: Array, value: Array, log: Any) -> Array:
+    """max(log(value), -100) without evaluating log(0) (so no divide warning)."""
+    safe = xp.where(positive, value, xp.ones_like(value))
+    return xp.where(positive, xp.clip(log(safe), min=LOG_FLOOR), xp.full_like(value, LOG_FLOOR))
+
+
+def probs_elementwise(xp: Any, p: Array, y: Array, need_grad: bool) -> tuple[Array, Array | None]:
+    """PyTorch's -(y max(log p, -100) + (1 - y) max(log1p(-p), -100)) and its gradient
+    (p - y) / max(p (1 - p), 1e-12), as PyTorch's backward defines it."""
+    log_p = _floored_log(xp, p > 0, p, xp.log)
+    log_1mp = _floored_log(xp, p < 1, -p, xp.log1p)
+    loss = -(y * log_p + (1.0 - y) * log_1mp)
+    if not need_grad:
+        return loss, None
+    return loss, (p - y) / xp.clip(p * (1.0 - p), min=GRAD_EPS)
+
+
+def focal_elementwise(
+    xp: Any, x: Array, y: Array, alpha: float, gamma: float, need_grad: bool
+) -> tuple[Array, Array | None]:
+    """torchvision's sigmoid focal loss: ce(x, y) (1 - p_t)^gamma, times
+    alpha_t = alpha y + (1 - alpha)(1 - y) when alpha >= 0.
+
+    1 - p_t is computed as y sigmoid(-x) + (1 - y) sigmoid(x) (no cancellation),
+    and the gradient stays finite at gamma < 1 where 1 - p_t = 0.
+    """
+    parts = SigmoidParts(xp, x)
+    sig, sig_neg = parts.sigmoids()
+    neg = 1.0 - y
+    ce = times_or_zero(xp, neg, parts.softplus()) + times_or_zero(xp, y, parts.softplus_neg())
+    m = y * sig_neg + neg * sig
+    modulator = m**gamma
+    loss = ce * modulator
+    balance = None
+    if alpha >= 0:
+        balance = alpha * y + (1.0 - alpha) * neg
+        loss = balance * loss
+    if not need_grad:
+        return loss, None
+    dce = neg * sig - y * sig_neg
+    dm = (1.0 - 2.0 * y) * (sig * sig_neg)
+    positive = m > 0
+    m_safe = xp.where(positive, m, xp.ones_like(m))
+    # gamma m^(gamma - 1) dm: its limit at m = 0 is 0 for any gamma (dm vanishes there)
+    dmod = xp.where(positive, gamma * m_safe ** (gamma - 1.0) * dm, xp.zeros_like(m))
+    grad = dce * modulator + ce * dmod
+    if balance is not None:
+        grad = balance * grad
+    return loss, grad
+
+
+def clipped_probs_elementwise(xp: Any, p: Array, y: Array) -> Array:
+    """Keras: clip p to [eps, 1 - eps], then the binary cross-entropy of the clipped p."""
+    clipped = xp.clip(p, min=KERAS_EPSILON, max=1.0 - KERAS_EPSILON)
+    return probs_elementwise(xp, clipped, y, need_grad=False)[0]
+
+
+def keras_focal_elementwise(
+    xp: Any,
+    p: Array,
+    one_minus_p: Array,
+    y: Array,
+    apply_class_balancing: bool,
+    alpha: float,
+    gamma: float,
+) -> Array:
+    """Keras' binary focal cross-entropy on probabilities p (1 - p given separately so
+    that a caller holding logits passes sigmoid(-x), exact in the tail)."""
+    bce = clipped_probs_elementwise(xp, p, y)
+    focal = (y * one_minus_p + (1.0 - y) * p) ** gamma * bce
+    if apply_class_balancing:
+        focal = (y * alpha + (1.0 - y) * (1.0 - alpha)) * focal
+    return focal
+
+
+# --------------------------------------------------------------------------- losses
+
+
+def _mask_ignored(xp: Any, y: Array, ignore_index: float | None) -> tuple[Array, Array | None]:
+    """(targets with the ignored ones set to 0 so they reach no log, mask of the others)."""
+    if ignore_index is None:
+        return y, None
+    valid = y != ignore_index
+    return xp.where(valid, y, xp.zeros_like(y)), valid
+
+
+def _weigh_mask_reduce(
+    xp: Any,
+    loss: Array,
+    grad: Array | None,
+    weight: Array | None,
+    valid: Array | None,
+    reduction: str,
+) -> tuple[Array, Array | None]:
+    """Multiply in `weight`, zero the positions not `valid`, reduce.
+
+    'mean' divides by the number of elements, or by the number of valid
+    (non-ignored) elements when `valid` is given; never by the sum of weights.
+    """
+    if weight is not None:
+        loss = loss * weight
+        grad = None if grad is None else grad * weight
+    denominator = None
+    if valid is not None:
+        zeros = xp.zeros_like(loss)
+        loss = xp.where(valid, loss, zeros)
+        grad = None if grad is None else xp.where(valid, grad, zeros)
+        denominator = xp.sum(xp.astype(valid, loss.dtype))
+    return torch_reduce(xp, loss, grad, reduction, denominator)
+
+
+def binary_cross_entropy_with_logits(
+    xp: Any,
+    x: Array,
+    y: Array,
+    *,
+    weight: Array | None = None,
+    pos_weight: Array | None = None,
+    label_smoothing: float = 0.0,
+    ignore_index: float | None = None,
+    reduction: str = "mean",
+    need_grad: bool = False,
+) -> tuple[Array, Array | None]:
+    """Sigmoid cross-entropy on logits with PyTorch's weight, pos_weight and reductions,
+    plus label smoothing and ignore_index."""
+    y, valid = _mask_ignored(xp, y, ignore_index)
+    y = smooth_targets(y, label_smoothing)
+    loss, grad = logits_elementwise(xp, x, y, pos_weight, need_grad)
+    return _weigh_mask_reduce(xp, loss, grad, weight, valid, reduction)
+
+
+def binary_cross_entropy(
+    xp: Any,
+    p: Array,
+    y: Array,
+    *,
+    weight: Array | None = None,
+    label_smoothing: float = 0.0,
+    ignore_index: float | None = None,
+    reduction: str = "mean",
+    need_grad: bool = False,
+) -> tuple[Array, Array | None]:
+    """Binary cross-entropy on probabilities with PyTorch's clamps, weight and reductions,
+    plus label smoothing and ignore_index."""
+    y, valid = _mask_ignored(xp, y, ignore_index)
+    loss, grad = probs_elementwise(xp, p, smooth_targets(y, label_smoothing), need_grad)
+    return _weigh_mask_reduce(xp, loss, grad, weight, valid, reduction)
+
+
+def sigmoid_focal_loss(
+    xp: Any,
+    x: Array,
+    y: Array,
+    *,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    reduction: str = "none",
+    need_grad: bool = False,
+) -> tuple[Array, Array | None]:
+    """torchvision's sigmoid focal loss; 'mean' divides by the number of elements."""
+    loss, grad = focal_elementwise(xp, x, y, alpha, gamma, need_grad)
+    return torch_reduce(xp, loss, grad, reduction)

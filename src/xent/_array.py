@@ -7,6 +7,7 @@ backends later. Nothing here knows about a loss.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -37,8 +38,79 @@ def as_array(xp: Any, value: Any, *, like: Array | None = None, dtype: Any = Non
     return xp.asarray(value, dtype=dtype, device=device)
 
 
+def to_numpy(array: Array) -> Any:
+    """A NumPy copy or view of any array-API array (for messages and the CLI, not the math)."""
+    import numpy as np
+
+    if array_api_compat.is_torch_array(array):
+        return array.detach().cpu().numpy()
+    try:
+        return np.asarray(array)
+    except (TypeError, ValueError, RuntimeError):  # e.g. array-api-strict: via DLPack
+        return np.from_dlpack(array)
+
+
 def numel(shape: tuple[int, ...]) -> int:
     return math.prod(shape)
+
+
+def is_traced(array: Array) -> bool:
+    """A JAX tracer (under jit, grad, vmap): no value can be read from it."""
+    if not array_api_compat.is_jax_array(array):
+        return False
+    import jax
+
+    return isinstance(array, jax.core.Tracer)
+
+
+def is_lazy(array: Array) -> bool:
+    """Values not available without computing (Dask) or not at all (JAX tracers)."""
+    return array_api_compat.is_dask_array(array) or is_traced(array)
+
+
+def watched_by_autodiff(xp: Any, array: Array) -> bool:
+    """Whether an autodiff system may differentiate through `array`."""
+    if array_api_compat.is_torch_namespace(xp):
+        import torch
+
+        return bool(array.requires_grad) and torch.is_grad_enabled()
+    return is_traced(array)
+
+
+def stop_gradient(xp: Any, array: Array) -> Array:
+    if array_api_compat.is_torch_namespace(xp):
+        return array.detach()
+    if array_api_compat.is_jax_namespace(xp):
+        import jax
+
+        return jax.lax.stop_gradient(array)
+    return array
+
+
+def analytic_gradient(fn: Any) -> Any:
+    """Make autodiff backends use an elementwise loss's own analytic gradient.
+
+    For ``fn(xp, x, *args, need_grad=...) -> (loss, dloss/dx)``. Where a backend
+    (torch autograd, JAX) watches x, the returned loss is rebuilt as
+    ``loss(x0) + (x - x0) * grad(x0 + (x - x0) / 2)`` with x0 = stop_gradient(x):
+    the same value, first derivative ``grad`` and second derivative ``grad'``
+    (the midpoint makes the second order exact), so torch's ``backward``,
+    double backward and ``jax.grad`` see PyTorch's gradient formulas (clamps and
+    all) rather than the derivative of the clamped forward expression.
+    Derivatives with respect to the other arguments flow through ``loss(x0)``.
+    """
+
+    @functools.wraps(fn)
+    def wrapped(xp: Any, x: Array, *args: Any, need_grad: bool = False) -> Any:
+        if not watched_by_autodiff(xp, x):
+            return fn(xp, x, *args, need_grad=need_grad)
+        x0 = stop_gradient(xp, x)
+        loss, grad = fn(xp, x0, *args, need_grad=need_grad)
+        delta = xp.where(xp.isfinite(x0), x - x0, xp.zeros_like(x0))
+        _, slope = fn(xp, x0 + delta / 2, *args, need_grad=True)
+        return loss + delta * slope, grad
+
+    return wrapped
 
 
 # --------------------------------------------------------------------------- dtypes
@@ -79,10 +151,6 @@ def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
 # --------------------------------------------------------------------------- primitives
 
 
-def relu(xp: Any, x: Array) -> Array:
-    return xp.where(x > 0, x, xp.zeros_like(x))
-
-
 def times_or_zero(xp: Any, coef: Array, value: Array) -> Array:
     """coef * value, with 0 where coef == 0 even if value is infinite (no 0*inf = nan)."""
     return coef * xp.where(coef == 0, xp.zeros_like(value), value)
@@ -96,18 +164,25 @@ class SigmoidParts:
       softplus(-x) = log(1 + exp(-x)) = max(-x, 0) + log1p(e)
       sigmoid(x)   = 1 / (1 + e) for x >= 0, e / (1 + e) for x < 0, sigmoid(-x) the other one.
     Both softplus terms are non-negative sums, so neither tail cancels.
+
+    Every branch is chosen by the same test x >= 0, so that the derivatives an
+    autodiff backend (torch, JAX) takes through these expressions are exact, at
+    x = 0 too, and no unselected branch overflows (no nan gradients through where).
     """
 
     def __init__(self, xp: Any, x: Array) -> None:
         self.xp, self.x = xp, x
-        self.e = xp.exp(-xp.abs(x))
         self.nonneg = x >= 0
+        self.e = xp.exp(xp.where(self.nonneg, -x, x))
+        self.log1p_e = xp.log1p(self.e)
 
     def softplus(self) -> Array:
-        return relu(self.xp, self.x) + self.xp.log1p(self.e)
+        xp = self.xp
+        return xp.where(self.nonneg, self.x, xp.zeros_like(self.x)) + self.log1p_e
 
     def softplus_neg(self) -> Array:
-        return relu(self.xp, -self.x) + self.xp.log1p(self.e)
+        xp = self.xp
+        return xp.where(self.nonneg, xp.zeros_like(self.x), -self.x) + self.log1p_e
 
     def sigmoids(self) -> tuple[Array, Array]:
         """(sigmoid(x), sigmoid(-x))."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._array import Array, SigmoidParts, times_or_zero
+from ._array import Array, SigmoidParts, analytic_gradient, times_or_zero
 from ._reduce import torch_reduce
 
 LOG_FLOOR = -100.0  # PyTorch clamps each log in binary_cross_entropy at -100
@@ -60,7 +60,10 @@ def _floored_log(xp: Any, positive: Array, value: Array, log: Any) -> Array:
     return xp.where(positive, xp.clip(log(safe), min=LOG_FLOOR), xp.full_like(value, LOG_FLOOR))
 
 
-def probs_elementwise(xp: Any, p: Array, y: Array, need_grad: bool) -> tuple[Array, Array | None]:
+@analytic_gradient
+def probs_elementwise(
+    xp: Any, p: Array, y: Array, *, need_grad: bool
+) -> tuple[Array, Array | None]:
     """PyTorch's -(y max(log p, -100) + (1 - y) max(log1p(-p), -100)) and its gradient
     (p - y) / max(p (1 - p), 1e-12), as PyTorch's backward defines it."""
     log_p = _floored_log(xp, p > 0, p, xp.log)
@@ -71,8 +74,9 @@ def probs_elementwise(xp: Any, p: Array, y: Array, need_grad: bool) -> tuple[Arr
     return loss, (p - y) / xp.clip(p * (1.0 - p), min=GRAD_EPS)
 
 
+@analytic_gradient
 def focal_elementwise(
-    xp: Any, x: Array, y: Array, alpha: float, gamma: float, need_grad: bool
+    xp: Any, x: Array, y: Array, alpha: float, gamma: float, *, need_grad: bool
 ) -> tuple[Array, Array | None]:
     """torchvision's sigmoid focal loss: ce(x, y) (1 - p_t)^gamma, times
     alpha_t = alpha y + (1 - alpha)(1 - y) when alpha >= 0.
@@ -200,7 +204,7 @@ def binary_cross_entropy(
     """Binary cross-entropy on probabilities with PyTorch's clamps, weight and reductions,
     plus label smoothing and ignore_index."""
     y, valid = _mask_ignored(xp, y, ignore_index)
-    loss, grad = probs_elementwise(xp, p, smooth_targets(y, label_smoothing), need_grad)
+    loss, grad = probs_elementwise(xp, p, smooth_targets(y, label_smoothing), need_grad=need_grad)
     return _weigh_mask_reduce(xp, loss, grad, weight, valid, reduction)
 
 
@@ -215,5 +219,5 @@ def sigmoid_focal_loss(
     need_grad: bool = False,
 ) -> tuple[Array, Array | None]:
     """torchvision's sigmoid focal loss; 'mean' divides by the number of elements."""
-    loss, grad = focal_elementwise(xp, x, y, alpha, gamma, need_grad)
+    loss, grad = focal_elementwise(xp, x, y, alpha, gamma, need_grad=need_grad)
     return torch_reduce(xp, loss, grad, reduction)

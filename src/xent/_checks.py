@@ -6,7 +6,9 @@ import math
 import warnings
 from typing import Any
 
-from ._array import Array, broadcasts_to, is_floating
+import array_api_compat
+
+from ._array import Array, broadcasts_to, is_floating, is_traced, to_numpy
 
 TORCH_REDUCTIONS = ("none", "mean", "sum")
 
@@ -94,19 +96,51 @@ def check_finite_number(value: float, name: str) -> float:
     return value
 
 
-def check_unit_interval(xp: Any, array: Array, name: str, valid: Array | None = None) -> None:
-    """Every element (where `valid`) in [0, 1]; NaN fails too, as in PyTorch."""
+def _raise_outside_unit_interval(array: Any, name: str, valid: Any = None) -> None:
+    """Raise (naming the first offending value) if any element where `valid` is outside [0, 1].
+
+    Works on any array that converts to NumPy (a NumPy, torch or JAX array, a Dask block).
+    """
+    import numpy as np
+
+    values = np.asarray(array)
+    inside = (values >= 0) & (values <= 1)
+    if valid is not None:
+        inside |= ~np.asarray(valid)
+    if not inside.all():
+        bad = values[~inside].flat[0]
+        hint = (
+            "pass probabilities (apply a sigmoid to logits, or use "
+            "binary_cross_entropy_with_logits)"
+            if name == "input"
+            else "pass targets in [0, 1]"
+        )
+        raise ValueError(f"all elements of {name} should be between 0 and 1, found {bad}; {hint}")
+
+
+def check_unit_interval(xp: Any, array: Array, name: str, valid: Array | None = None) -> Array:
+    """Every element (where `valid`) in [0, 1]; NaN fails too, as in PyTorch.
+
+    Returns the array to use from here on: for Dask, the same array with the check
+    inserted into its graph (it raises when computed: xent computes nothing); a JAX
+    tracer (under jit) has no values to check and is returned as is.
+    """
+    if array_api_compat.is_dask_array(array):
+        import dask.array as da
+
+        def checked(block: Any, *mask: Any) -> Any:
+            _raise_outside_unit_interval(block, name, mask[0] if mask else None)
+            return block
+
+        extra = () if valid is None else (valid,)
+        return da.map_blocks(checked, array, *extra, dtype=array.dtype, meta=array._meta)
+    if is_traced(array) or (valid is not None and is_traced(valid)):
+        return array
     inside = (array >= 0) & (array <= 1)
     if valid is not None:
         inside = inside | ~valid
-    if not bool(xp.all(inside)):
-        bad = xp.reshape(array[~inside], (-1,))
-        raise ValueError(
-            f"all elements of {name} should be between 0 and 1, found {float(bad[0])}; "
-            + (
-                "pass probabilities (apply a sigmoid to logits, or use "
-                "binary_cross_entropy_with_logits)"
-                if name == "input"
-                else "pass targets in [0, 1]"
-            )
+    if not bool(xp.all(inside)):  # only now move values to the host, to name the offender
+        _raise_outside_unit_interval(
+            to_numpy(array), name, None if valid is None else to_numpy(valid)
         )
+    return array

@@ -137,13 +137,13 @@ def binary_cross_entropy(
     )
     w = b.operand(weight, "weight")
     xp = b.xp
-    check_unit_interval(xp, b.x, "input")
+    x = check_unit_interval(xp, b.x, "input")
     valid = None if ignore_index is None else b.y != ignore_index
-    check_unit_interval(xp, b.y, "target", valid)
+    y = check_unit_interval(xp, b.y, "target", valid)
     loss, grad = _binary.binary_cross_entropy(
         xp,
-        b.x,
-        b.y,
+        x,
+        y,
         weight=w,
         label_smoothing=label_smoothing,
         ignore_index=ignore_index,

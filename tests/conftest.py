@@ -27,15 +27,16 @@ def tol(dtype, ulps: float = 64) -> dict[str, float]:
 
 @pytest.fixture(scope="session")
 def torch():
-    import torch
-
+    """PyTorch, the oracle of the PyTorch convention (skips only where it is not installed:
+    CI runs one job without the optional frameworks)."""
+    torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
     return torch
 
 
 @pytest.fixture(scope="session")
 def keras():
-    import keras
-
+    pytest.importorskip("torch")
+    keras = pytest.importorskip("keras")
     assert keras.backend.backend() == "torch", "the Keras oracle runs on its torch backend"
     return keras

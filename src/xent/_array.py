@@ -12,7 +12,6 @@ import math
 from typing import Any
 
 import array_api_compat
-from array_api_compat import is_array_api_obj
 
 Array = Any  # any array-API array (numpy.ndarray, torch.Tensor, jax.Array, ...)
 
@@ -20,21 +19,43 @@ Array = Any  # any array-API array (numpy.ndarray, torch.Tensor, jax.Array, ...)
 # --------------------------------------------------------------------------- namespaces
 
 
+def library(value: Any) -> str | None:
+    """The library an array belongs to ('numpy', 'torch', 'jax', 'dask', ...), None for
+    anything that is not an array (lists, Python scalars). Duck-typed and cheap, so that
+    torch.compile traces through it."""
+    if not (hasattr(value, "shape") and hasattr(value, "dtype")):
+        return None
+    return type(value).__module__.partition(".")[0]
+
+
+def is_array(value: Any) -> bool:
+    return library(value) is not None
+
+
 def namespace(*values: Any) -> Any:
     """The array namespace of the array arguments; NumPy's when none is an array."""
-    arrays = [v for v in values if v is not None and is_array_api_obj(v)]
-    if not arrays:
+    arrays = [v for v in values if is_array(v)]
+    libraries = {library(a) for a in arrays}
+    if not arrays or libraries == {"numpy"}:
         import array_api_compat.numpy as np_compat
 
         return np_compat
+    if libraries == {"torch"}:
+        import array_api_compat.torch as torch_compat
+
+        return torch_compat
     return array_api_compat.array_namespace(*arrays)
+
+
+def device_of(array: Array) -> Any:
+    return array.device if library(array) == "torch" else array_api_compat.device(array)
 
 
 def as_array(xp: Any, value: Any, *, like: Array | None = None, dtype: Any = None) -> Array:
     """`value` as an array of namespace `xp` (lists and scalars are converted)."""
-    if is_array_api_obj(value):
+    if is_array(value):
         return value if dtype is None or value.dtype == dtype else xp.astype(value, dtype)
-    device = None if like is None else array_api_compat.device(like)
+    device = None if like is None else device_of(like)
     return xp.asarray(value, dtype=dtype, device=device)
 
 
@@ -42,7 +63,7 @@ def to_numpy(array: Array) -> Any:
     """A NumPy copy or view of any array-API array (for messages and the CLI, not the math)."""
     import numpy as np
 
-    if array_api_compat.is_torch_array(array):
+    if library(array) == "torch":
         return array.detach().cpu().numpy()
     try:
         return np.asarray(array)
@@ -56,7 +77,7 @@ def numel(shape: tuple[int, ...]) -> int:
 
 def is_traced(array: Array) -> bool:
     """A JAX tracer (under jit, grad, vmap): no value can be read from it."""
-    if not array_api_compat.is_jax_array(array):
+    if library(array) != "jax":
         return False
     import jax
 
@@ -65,12 +86,12 @@ def is_traced(array: Array) -> bool:
 
 def is_lazy(array: Array) -> bool:
     """Values not available without computing (Dask) or not at all (JAX tracers)."""
-    return array_api_compat.is_dask_array(array) or is_traced(array)
+    return library(array) == "dask" or is_traced(array)
 
 
 def watched_by_autodiff(xp: Any, array: Array) -> bool:
     """Whether an autodiff system may differentiate through `array`."""
-    if array_api_compat.is_torch_namespace(xp):
+    if library(array) == "torch":
         import torch
 
         return bool(array.requires_grad) and torch.is_grad_enabled()
@@ -78,9 +99,9 @@ def watched_by_autodiff(xp: Any, array: Array) -> bool:
 
 
 def stop_gradient(xp: Any, array: Array) -> Array:
-    if array_api_compat.is_torch_namespace(xp):
+    if library(array) == "torch":
         return array.detach()
-    if array_api_compat.is_jax_namespace(xp):
+    if library(array) == "jax":
         import jax
 
         return jax.lax.stop_gradient(array)
@@ -198,7 +219,7 @@ def sigmoid(xp: Any, x: Array) -> Array:
 
 def divide_or_nan(xp: Any, numerator: Array, denominator: Array | int | float) -> Array:
     """numerator / denominator, nan (without a warning) where the denominator is 0."""
-    if not is_array_api_obj(denominator):
+    if not is_array(denominator):
         if denominator == 0:
             return xp.full_like(numerator, math.nan)
         return numerator / denominator
@@ -209,7 +230,7 @@ def divide_or_nan(xp: Any, numerator: Array, denominator: Array | int | float) -
 
 def divide_or_zero(xp: Any, numerator: Array, denominator: Array | int | float) -> Array:
     """numerator / denominator, 0 where the denominator is 0 (Keras' divide_no_nan)."""
-    if not is_array_api_obj(denominator):
+    if not is_array(denominator):
         return xp.zeros_like(numerator) if denominator == 0 else numerator / denominator
     zero = denominator == 0
     safe = xp.where(zero, xp.ones_like(denominator), denominator)

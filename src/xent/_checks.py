@@ -6,9 +6,7 @@ import math
 import warnings
 from typing import Any
 
-import array_api_compat
-
-from ._array import Array, broadcasts_to, is_floating, is_traced, to_numpy
+from ._array import Array, broadcasts_to, is_floating, is_traced, library, to_numpy
 
 TORCH_REDUCTIONS = ("none", "mean", "sum")
 
@@ -125,7 +123,7 @@ def check_unit_interval(xp: Any, array: Array, name: str, valid: Array | None = 
     inserted into its graph (it raises when computed: xent computes nothing); a JAX
     tracer (under jit) has no values to check and is returned as is.
     """
-    if array_api_compat.is_dask_array(array):
+    if library(array) == "dask":
         import dask.array as da
 
         def checked(block: Any, *mask: Any) -> Any:
@@ -134,12 +132,13 @@ def check_unit_interval(xp: Any, array: Array, name: str, valid: Array | None = 
 
         extra = () if valid is None else (valid,)
         return da.map_blocks(checked, array, *extra, dtype=array.dtype, meta=array._meta)
-    if is_traced(array) or (valid is not None and is_traced(valid)):
-        return array
     inside = (array >= 0) & (array <= 1)
     if valid is not None:
         inside = inside | ~valid
-    if not bool(xp.all(inside)):  # only now move values to the host, to name the offender
+    all_inside = xp.all(inside)
+    if is_traced(all_inside):  # under jax.jit even a concrete array gives a tracer here
+        return array
+    if not bool(all_inside):  # only now move values to the host, to name the offender
         _raise_outside_unit_interval(
             to_numpy(array), name, None if valid is None else to_numpy(valid)
         )

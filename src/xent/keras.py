@@ -24,6 +24,7 @@ from ._array import (
     as_array,
     broadcast_shape,
     compute_dtype,
+    is_array,
     is_floating,
     namespace,
 )
@@ -47,7 +48,7 @@ def _prepare(y_true: Any, y_pred: Any, axis: int) -> tuple[Any, Array, Array, An
     """(xp, y_true, y_pred in the compute dtype, y_pred's dtype); y_true is cast to
     y_pred's dtype as Keras does."""
     xp = namespace(y_true, y_pred)
-    y_pred = as_array(xp, y_pred, dtype=None if hasattr(y_pred, "dtype") else xp.float32)
+    y_pred = as_array(xp, y_pred, dtype=None if is_array(y_pred) else xp.float32)
     if not is_floating(xp, y_pred.dtype):
         raise TypeError(
             f"y_pred must be a floating-point array, got dtype {y_pred.dtype}; "

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import _binary
-from ._array import Array, as_array, broadcasts_to, compute_dtype, is_floating, namespace
+from ._array import Array, as_array, broadcasts_to, compute_dtype, is_array, is_floating, namespace
 from ._checks import check_real
 
 __all__ = ["sigmoid_cross_entropy_with_logits", "weighted_cross_entropy_with_logits"]
@@ -18,7 +18,7 @@ def _prepare(labels: Any, logits: Any, name: str) -> tuple[Any, Array, Array, An
     if labels is None or logits is None:
         raise ValueError(f"Both labels= and logits= must be provided to {name}.")
     xp = namespace(labels, logits)
-    logits = as_array(xp, logits, dtype=None if hasattr(logits, "dtype") else xp.float32)
+    logits = as_array(xp, logits, dtype=None if is_array(logits) else xp.float32)
     if not is_floating(xp, logits.dtype):
         raise TypeError(f"logits must be a floating-point array, got dtype {logits.dtype}")
     labels = as_array(xp, labels, like=logits)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 import warnings
 from typing import Any
 
@@ -109,4 +110,51 @@ def check_unit_interval(xp: Any, array: Array, name: str, valid: Array | None = 
                 if name == "input"
                 else "pass targets in [0, 1]"
             )
+        )
+
+
+# --------------------------------------------------------------------------- class indices
+
+
+def check_ignore_index(value: Any) -> int:
+    """An integer (NumPy integers too), as PyTorch requires; bool and float are refused."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(
+            f"ignore_index must be an int, got {type(value).__name__} {value!r}; pass an "
+            "integer class index to skip (the default is -100)"
+        )
+    return operator.index(value)
+
+
+def check_integer(xp: Any, array: Array, name: str, hint: str) -> None:
+    """Class indices: an integer dtype (bool is not one)."""
+    if not xp.isdtype(array.dtype, "integral"):
+        raise TypeError(f"{name} must hold integer class indices, got dtype {array.dtype}; {hint}")
+
+
+def check_class_indices(
+    xp: Any, target: Array, n_classes: int, valid: Array | None, ignore_index: int | None
+) -> None:
+    """Every index (where `valid`) in [0, n_classes); IndexError naming the first that is not."""
+    inside = (target >= 0) & (target < n_classes)
+    if valid is not None:
+        inside = inside | ~valid
+    if bool(xp.all(inside)):
+        return
+    outside = xp.reshape(xp.astype(~inside, xp.int32), (-1,))
+    first = int(xp.argmax(outside))
+    value = int(xp.reshape(target, (-1,))[first])
+    skip = "" if ignore_index is None else f", or {ignore_index} (ignore_index) to skip a position"
+    raise IndexError(
+        f"Target {value} is out of bounds for {n_classes} classes; pass class indices in "
+        f"[0, {n_classes}){skip}"
+    )
+
+
+def check_class_weight(array: Array, n_classes: int, name: str = "weight") -> None:
+    if tuple(array.shape) != (n_classes,):
+        raise ValueError(
+            f"{name} should be defined either for all {n_classes} classes or no classes but got "
+            f"a {name} of shape {tuple(array.shape)}; pass a 1-D {name} of shape ({n_classes},) "
+            "or None"
         )

@@ -116,12 +116,12 @@ def check_unit_interval(xp: Any, array: Array, name: str, valid: Array | None = 
 # --------------------------------------------------------------------------- class indices
 
 
-def check_ignore_index(value: Any) -> int:
+def check_ignore_index(value: Any, name: str = "ignore_index") -> int:
     """An integer (NumPy integers too), as PyTorch requires; bool and float are refused."""
     if isinstance(value, bool) or not hasattr(value, "__index__"):
         raise TypeError(
-            f"ignore_index must be an int, got {type(value).__name__} {value!r}; pass an "
-            "integer class index to skip (the default is -100)"
+            f"{name} must be an int, got {type(value).__name__} {value!r}; pass the integer "
+            "class index to skip"
         )
     return operator.index(value)
 
@@ -133,9 +133,17 @@ def check_integer(xp: Any, array: Array, name: str, hint: str) -> None:
 
 
 def check_class_indices(
-    xp: Any, target: Array, n_classes: int, valid: Array | None, ignore_index: int | None
+    xp: Any,
+    target: Array,
+    n_classes: int,
+    valid: Array | None,
+    ignore_index: int | None,
+    ignore_name: str = "ignore_index",
 ) -> None:
-    """Every index (where `valid`) in [0, n_classes); IndexError naming the first that is not."""
+    """Every index (where `valid`) in [0, n_classes); IndexError naming the first that is not.
+
+    `target` may be floating (Keras labels): compared before any cast to integers.
+    """
     inside = (target >= 0) & (target < n_classes)
     if valid is not None:
         inside = inside | ~valid
@@ -143,8 +151,9 @@ def check_class_indices(
         return
     outside = xp.reshape(xp.astype(~inside, xp.int32), (-1,))
     first = int(xp.argmax(outside))
-    value = int(xp.reshape(target, (-1,))[first])
-    skip = "" if ignore_index is None else f", or {ignore_index} (ignore_index) to skip a position"
+    value = xp.reshape(target, (-1,))[first]
+    value = int(value) if xp.isdtype(value.dtype, "integral") else float(value)
+    skip = "" if ignore_index is None else f", or {ignore_index} ({ignore_name}) to skip one"
     raise IndexError(
         f"Target {value} is out of bounds for {n_classes} classes; pass class indices in "
         f"[0, {n_classes}){skip}"

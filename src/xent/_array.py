@@ -84,8 +84,11 @@ def relu(xp: Any, x: Array) -> Array:
 
 
 def times_or_zero(xp: Any, coef: Array, value: Array) -> Array:
-    """coef * value, with 0 where coef == 0 even if value is infinite (no 0*inf = nan)."""
-    return coef * xp.where(coef == 0, xp.zeros_like(value), value)
+    """coef * value, with 0 where coef == 0 even if value is infinite (no 0*inf = nan).
+
+    A nan value stays nan: 0 * nan is not made 0, so a nan input is never hidden.
+    """
+    return coef * xp.where((coef == 0) & xp.isinf(value), xp.zeros_like(value), value)
 
 
 class SigmoidParts:

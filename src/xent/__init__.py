@@ -11,6 +11,8 @@ from ._version import __version__
 from .functional import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
+    cross_entropy,
+    nll_loss,
     sigmoid_focal_loss,
 )
 
@@ -18,7 +20,9 @@ __all__ = [
     "__version__",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "cross_entropy",
     "keras",
+    "nll_loss",
     "sigmoid_focal_loss",
     "tf",
     "value_and_grad",

@@ -173,8 +173,11 @@ def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
 
 
 def times_or_zero(xp: Any, coef: Array, value: Array) -> Array:
-    """coef * value, with 0 where coef == 0 even if value is infinite (no 0*inf = nan)."""
-    return coef * xp.where(coef == 0, xp.zeros_like(value), value)
+    """coef * value, with 0 where coef == 0 even if value is infinite (no 0*inf = nan).
+
+    A nan value stays nan: 0 * nan is not made 0, so a nan input is never hidden.
+    """
+    return coef * xp.where((coef == 0) & xp.isinf(value), xp.zeros_like(value), value)
 
 
 class SigmoidParts:
@@ -215,6 +218,56 @@ class SigmoidParts:
 
 def sigmoid(xp: Any, x: Array) -> Array:
     return SigmoidParts(xp, x).sigmoids()[0]
+
+
+def log_softmax(xp: Any, x: Array) -> Array:
+    """log(softmax(x)) over the last axis: x - max - log(sum(exp(x - max))).
+
+    With the row maximum subtracted no exp overflows (|x| = 1e4 is fine), the
+    sum is at least 1 so its log never sees 0, and a -inf logit gives exactly
+    -inf. A row whose maximum is not finite (a +inf or nan logit, or all -inf)
+    has no softmax: it gives nan, as in PyTorch, without a RuntimeWarning.
+    """
+    if x.shape[-1] == 0:
+        return x
+    top = xp.max(x, axis=-1, keepdims=True)
+    finite = xp.isfinite(top)
+    shifted = x - xp.where(finite, top, xp.zeros_like(top))
+    shifted = xp.where(finite, shifted, xp.full_like(shifted, math.nan))
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
+
+
+def one_hot(xp: Any, index: Array, n: int) -> Array:
+    """Boolean one-hot along a new last axis: integer (...) -> (..., n)."""
+    classes = xp.arange(n, device=array_api_compat.device(index))
+    return classes == xp.expand_dims(index, axis=-1)
+
+
+def take_last(xp: Any, x: Array, index: Array) -> Array:
+    """x[..., index] along the last axis: x (..., C), integer index (...) in [0, C).
+
+    ``take_along_axis`` where the namespace has it (array API 2024.12), else a
+    one-hot selection (dask), which never multiplies, so an infinite value in
+    another class cannot leak in as 0 * inf.
+    """
+    if x.shape[-1] == 0:  # no class to take: only reached for positions masked out
+        return xp.zeros(tuple(index.shape), dtype=x.dtype, device=array_api_compat.device(x))
+    take_along_axis = getattr(xp, "take_along_axis", None)
+    if take_along_axis is None:
+        return take_last_one_hot(xp, x, index)
+    return take_along_axis(x, xp.expand_dims(index, axis=-1), axis=-1)[..., 0]
+
+
+def take_last_one_hot(xp: Any, x: Array, index: Array) -> Array:
+    """`take_last` by a one-hot mask (for namespaces without take_along_axis)."""
+    hot = one_hot(xp, index, x.shape[-1])
+    return xp.sum(xp.where(hot, x, xp.zeros_like(x)), axis=-1)
+
+
+def take_1d(xp: Any, values: Array, index: Array) -> Array:
+    """values[index] for a 1-D `values` and an integer `index` of any shape."""
+    flat = xp.take(values, xp.reshape(index, (-1,)), axis=0)
+    return xp.reshape(flat, tuple(index.shape))
 
 
 def divide_or_nan(xp: Any, numerator: Array, denominator: Array | int | float) -> Array:

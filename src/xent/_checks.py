@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import operator
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from ._array import Array, broadcasts_to, is_floating, is_traced, library, to_numpy
 
@@ -94,52 +96,116 @@ def check_finite_number(value: float, name: str) -> float:
     return value
 
 
-def _raise_outside_unit_interval(array: Any, name: str, valid: Any = None) -> None:
-    """Raise (naming the first offending value) if any element where `valid` is outside [0, 1].
+def check_values(
+    xp: Any,
+    array: Array,
+    ok: Callable[[Any, Any], Any],
+    fail: Callable[[Any, Any], NoReturn],
+    valid: Array | None = None,
+) -> Array:
+    """A value-dependent check, on every backend: ``ok(module, values)`` is True where an
+    element is fine (positions not ``valid`` are not checked); otherwise ``fail(values,
+    good)`` raises, given NumPy copies, to name the first offender.
 
-    Works on any array that converts to NumPy (a NumPy, torch or JAX array, a Dask block).
+    Returns the array to use from here on: for Dask, the same array with the check
+    inserted into its graph (it raises when computed: xent computes nothing); under
+    ``jax.jit`` there are no values to check and the array is returned as is.
     """
     import numpy as np
 
-    values = np.asarray(array)
-    inside = (values >= 0) & (values <= 1)
+    def numpy_check(values: Any, mask: Any = None) -> None:
+        values = np.asarray(values)
+        good = np.asarray(ok(np, values))
+        if mask is not None:
+            good = good | ~np.asarray(mask)
+        if not good.all():
+            fail(values, good)
+
+    if library(array) == "dask":
+        import dask.array as da
+
+        def checked(block: Any, *mask: Any) -> Any:
+            numpy_check(block, *mask)
+            return block
+
+        extra = () if valid is None else (valid,)
+        return da.map_blocks(checked, array, *extra, dtype=array.dtype, meta=array._meta)
+    good = ok(xp, array)
     if valid is not None:
-        inside |= ~np.asarray(valid)
-    if not inside.all():
-        bad = values[~inside].flat[0]
+        good = good | ~valid
+    all_good = xp.all(good)
+    if is_traced(all_good):  # under jax.jit even a concrete array gives a tracer here
+        return array
+    if not bool(all_good):  # only now move values to the host, to name the offender
+        numpy_check(to_numpy(array), None if valid is None else to_numpy(valid))
+    return array
+
+
+def check_unit_interval(xp: Any, array: Array, name: str, valid: Array | None = None) -> Array:
+    """Every element (where `valid`) in [0, 1]; NaN fails too, as in PyTorch."""
+
+    def fail(values: Any, good: Any) -> NoReturn:
         hint = (
             "pass probabilities (apply a sigmoid to logits, or use "
             "binary_cross_entropy_with_logits)"
             if name == "input"
             else "pass targets in [0, 1]"
         )
+        bad = values[~good].flat[0]
         raise ValueError(f"all elements of {name} should be between 0 and 1, found {bad}; {hint}")
 
+    return check_values(xp, array, lambda m, a: (a >= 0) & (a <= 1), fail, valid)
 
-def check_unit_interval(xp: Any, array: Array, name: str, valid: Array | None = None) -> Array:
-    """Every element (where `valid`) in [0, 1]; NaN fails too, as in PyTorch.
 
-    Returns the array to use from here on: for Dask, the same array with the check
-    inserted into its graph (it raises when computed: xent computes nothing); a JAX
-    tracer (under jit) has no values to check and is returned as is.
-    """
-    if library(array) == "dask":
-        import dask.array as da
+# --------------------------------------------------------------------------- class indices
 
-        def checked(block: Any, *mask: Any) -> Any:
-            _raise_outside_unit_interval(block, name, mask[0] if mask else None)
-            return block
 
-        extra = () if valid is None else (valid,)
-        return da.map_blocks(checked, array, *extra, dtype=array.dtype, meta=array._meta)
-    inside = (array >= 0) & (array <= 1)
-    if valid is not None:
-        inside = inside | ~valid
-    all_inside = xp.all(inside)
-    if is_traced(all_inside):  # under jax.jit even a concrete array gives a tracer here
-        return array
-    if not bool(all_inside):  # only now move values to the host, to name the offender
-        _raise_outside_unit_interval(
-            to_numpy(array), name, None if valid is None else to_numpy(valid)
+def check_ignore_index(value: Any, name: str = "ignore_index") -> int:
+    """An integer (NumPy integers too), as PyTorch requires; bool and float are refused."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(
+            f"{name} must be an int, got {type(value).__name__} {value!r}; pass the integer "
+            "class index to skip"
         )
-    return array
+    return operator.index(value)
+
+
+def check_integer(xp: Any, array: Array, name: str, hint: str) -> None:
+    """Class indices: an integer dtype (bool is not one)."""
+    if not xp.isdtype(array.dtype, "integral"):
+        raise TypeError(f"{name} must hold integer class indices, got dtype {array.dtype}; {hint}")
+
+
+def check_class_indices(
+    xp: Any,
+    target: Array,
+    n_classes: int,
+    valid: Array | None,
+    ignore_index: int | None,
+    ignore_name: str = "ignore_index",
+) -> Array:
+    """Every index (where `valid`) in [0, n_classes); IndexError naming the first that is not.
+
+    `target` may be floating (Keras labels): compared before any cast to integers.
+    Returns the target to use from here on (see `check_values`).
+    """
+
+    def fail(values: Any, good: Any) -> NoReturn:
+        bad = values[~good].flat[0]
+        bad = bad.item() if values.dtype.kind in "iub" else float(bad)
+        skip = "" if ignore_index is None else f", or {ignore_index} ({ignore_name}) to skip one"
+        raise IndexError(
+            f"Target {bad} is out of bounds for {n_classes} classes; pass class indices in "
+            f"[0, {n_classes}){skip}"
+        )
+
+    return check_values(xp, target, lambda m, a: (a >= 0) & (a < n_classes), fail, valid)
+
+
+def check_class_weight(array: Array, n_classes: int, name: str = "weight") -> None:
+    if tuple(array.shape) != (n_classes,):
+        raise ValueError(
+            f"{name} should be defined either for all {n_classes} classes or no classes but got "
+            f"a {name} of shape {tuple(array.shape)}; pass a 1-D {name} of shape ({n_classes},) "
+            "or None"
+        )

@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import _binary
+from . import _binary, _categorical
 from ._array import (
     Array,
     as_array,
     compute_dtype,
+    is_floating,
     namespace,
     result_float_dtype,
 )
@@ -21,8 +22,12 @@ from ._autodiff import loss_function
 from ._checks import (
     check_broadcasts_to,
     check_choice,
+    check_class_indices,
+    check_class_weight,
     check_floating,
     check_gamma,
+    check_ignore_index,
+    check_integer,
     check_label_smoothing,
     check_real,
     check_same_shape,
@@ -33,6 +38,8 @@ from ._checks import (
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "nll_loss",
     "sigmoid_focal_loss",
 ]
 
@@ -266,3 +273,272 @@ def sigmoid_focal_loss(
         b.xp, b.x, b.y, alpha=alpha, gamma=gamma, reduction=reduction, need_grad=need_grad
     )
     return b.result(loss, grad)
+
+
+# --------------------------------------------------------------------------- multi-class
+
+
+@dataclass
+class _Categorical:
+    """Input (classes moved to the last axis) and target, checked, in the compute dtype.
+
+    ``target`` holds int64 class indices (``is_index``) or class probabilities of
+    the input's shape (classes last too).
+    """
+
+    xp: Any
+    x: Array
+    target: Array
+    is_index: bool
+    class_axis: int
+    input_dtype: Any
+    out_dtype: Any
+    compute_dtype: Any
+
+    @property
+    def n_classes(self) -> int:
+        return self.x.shape[-1]
+
+    def weight(self, value: Any) -> Array | None:
+        """A 1-D weight with one value per class."""
+        if value is None:
+            return None
+        array = as_array(self.xp, value, like=self.x)
+        check_real(self.xp, array, "weight")
+        check_class_weight(array, self.n_classes)
+        return self.xp.astype(array, self.compute_dtype)
+
+    def result(self, loss: Array, grad: Array | None) -> tuple[Array, Array | None]:
+        xp = self.xp
+        loss = xp.astype(loss, self.out_dtype)
+        if grad is None:
+            return loss, None
+        if self.class_axis != grad.ndim - 1:
+            grad = xp.moveaxis(grad, -1, self.class_axis)
+        return loss, xp.astype(grad, self.input_dtype)
+
+
+def prepare_categorical(
+    input: Any, target: Any, weight: Any, *, probabilities: bool, name: str
+) -> _Categorical:
+    """Convert (lists too) and check input and target; decide the target's form.
+
+    The class axis is 1 (0 for an unbatched (C,) input). A target of the input's
+    shape holds class probabilities (when ``probabilities``, else it is refused);
+    one of the input's shape without the class axis holds class indices (for a
+    (C,) input: shape () or (1,)). Index targets give the input's dtype, probability
+    targets the promotion of both; halves compute in float32.
+    """
+    xp = namespace(input, target, weight)
+    input = as_array(xp, input)
+    target = as_array(xp, target, like=input)
+    check_floating(xp, input, "input")
+    if input.ndim == 0:
+        raise ValueError(
+            "Expected 1 or more dimensions (got 0) for the input; pass logits of shape (C,), "
+            "(N, C) or (N, C, d1, ..., dK)"
+        )
+    class_axis = 0 if input.ndim == 1 else 1
+    shape, target_shape = tuple(input.shape), tuple(target.shape)
+    index_shape = shape[:class_axis] + shape[class_axis + 1 :]
+    index_forms = ((), (1,)) if input.ndim == 1 else (index_shape,)
+    if probabilities and target_shape == shape:
+        if not is_floating(xp, target.dtype):
+            raise TypeError(
+                f"a target of the input's shape {shape} holds class probabilities and must be "
+                f"floating, got dtype {target.dtype}; pass float probabilities, or class "
+                f"indices of shape {index_shape}"
+            )
+        out_dtype = result_float_dtype(xp, input.dtype, target.dtype)
+        is_index = False
+    elif target_shape in index_forms:
+        check_integer(
+            xp,
+            target,
+            "target",
+            "pass them as integers (e.g. target.astype(int64))"
+            + (f", or class probabilities of the input's shape {shape}" if probabilities else ""),
+        )
+        target = xp.reshape(xp.astype(target, xp.int64), index_shape)
+        out_dtype = input.dtype
+        is_index = True
+    else:
+        expected = f"class indices of shape {index_shape}"
+        if probabilities:
+            expected += f" or class probabilities of the input's shape {shape}"
+        raise ValueError(
+            f"{name}: a target of shape {target_shape} does not fit an input of shape {shape} "
+            f"(classes on axis {class_axis}); pass {expected}"
+        )
+    ct = compute_dtype(xp, out_dtype)
+    x = xp.astype(input, ct)
+    if not is_index:
+        target = xp.astype(target, ct)
+    if class_axis != input.ndim - 1:
+        x = xp.moveaxis(x, class_axis, -1)
+        if not is_index:
+            target = xp.moveaxis(target, class_axis, -1)
+    return _Categorical(xp, x, target, is_index, class_axis, input.dtype, out_dtype, ct)
+
+
+@loss_function
+def cross_entropy(
+    input: Array,
+    target: Array,
+    weight: Array | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    *,
+    need_grad: bool,
+) -> tuple[Array, Array | None]:
+    r"""Softmax cross-entropy between logits ``input`` and ``target``.
+
+    As ``torch.nn.functional.cross_entropy``. With :math:`l = \log\mathrm{softmax}(x)`
+    over the class axis (axis 1; axis 0 for an unbatched ``(C,)`` input) and
+    :math:`\varepsilon` = ``label_smoothing``, each position n gives
+
+    * class-index targets y:
+      :math:`\ell_n = (1 - \varepsilon)\, w_{y_n} (-l_{n,y_n})
+      + \frac{\varepsilon}{C} \sum_c w_c (-l_{n,c})`, and 0 where
+      ``y_n == ignore_index``;
+    * class-probability targets t (the input's shape):
+      :math:`\ell_n = -\sum_c w_c\, t'_{n,c}\, l_{n,c}` with
+      :math:`t' = t (1 - \varepsilon) + \varepsilon / C`.
+
+    Args:
+        input: logits of shape (C,), (N, C) or (N, C, d1, ..., dK), floating.
+        target: integer class indices of shape (), (N) or (N, d1, ..., dK) with
+            values in [0, C) (or ``ignore_index``); or float class probabilities
+            of the input's shape.
+        weight: shape (C,), a weight per class.
+        size_average, reduce: PyTorch's deprecated arguments; when given they
+            override ``reduction`` (with PyTorch's warning).
+        ignore_index: index targets equal to it give 0 and leave the 'mean'
+            denominator. Probability targets refuse a non-negative one.
+        reduction: 'none' (one loss per position, shape (N, d1, ..., dK)) |
+            'mean' | 'sum'. **'mean' denominators**: index targets divide by the
+            sum of the weights of the non-ignored targets,
+            :math:`\sum_n w_{y_n} [y_n \ne \text{ignore\_index}]` (the count of
+            non-ignored targets without weight; 0, e.g. all ignored, gives nan
+            like PyTorch); probability targets divide by the number of positions,
+            numel / C (never by the weights).
+        label_smoothing: in [0, 1].
+
+    Raises IndexError for a class index outside [0, C); ValueError for a target
+    shape that fits neither form, a weight not of shape (C,), a label_smoothing
+    outside [0, 1] (PyTorch silently ignores a negative one), a non-negative
+    ignore_index with probability targets or an unknown reduction; TypeError for
+    a non-floating input, float index targets, integer probability targets or a
+    non-integer ignore_index. Unlike PyTorch, any integer dtype is accepted for
+    indices (PyTorch wants int64 or uint8).
+
+    Gradient (``xent.value_and_grad``) with respect to the input:
+    :math:`(\sum_c q_c)\,\mathrm{softmax}(x) - q` per position, q the target
+    measure above (e.g. :math:`w_y (\mathrm{softmax}(x) - \mathrm{onehot}(y))`),
+    divided by the 'mean' denominator.
+
+    A class whose logit is -inf and whose target probability is 0 contributes 0
+    (PyTorch gives nan).
+
+    >>> import xent
+    >>> float(xent.cross_entropy([[1., 2.], [1., 4.]], [0, 1]))
+    0.6809
+    """
+    reduction = torch_reduction(size_average, reduce, reduction)
+    label_smoothing = check_label_smoothing(label_smoothing)
+    ignore_index = check_ignore_index(ignore_index)
+    c = prepare_categorical(input, target, weight, probabilities=True, name="cross_entropy")
+    w = c.weight(weight)
+    if not c.is_index:
+        if ignore_index >= 0:
+            raise ValueError(
+                f"ignore_index={ignore_index} is not supported with class-probability targets "
+                "(a target of the input's shape); leave ignore_index at -100, or pass class "
+                "indices"
+            )
+        loss, grad = _categorical.torch_probability_targets(
+            c.xp,
+            c.x,
+            c.target,
+            weight=w,
+            label_smoothing=label_smoothing,
+            reduction=reduction,
+            need_grad=need_grad,
+        )
+        return c.result(loss, grad)
+    c.target = check_class_indices(
+        c.xp, c.target, c.n_classes, c.target != ignore_index, ignore_index
+    )
+    loss, grad = _categorical.torch_index_targets(
+        c.xp,
+        c.x,
+        c.target,
+        weight=w,
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+        reduction=reduction,
+        need_grad=need_grad,
+    )
+    return c.result(loss, grad)
+
+
+@loss_function
+def nll_loss(
+    input: Array,
+    target: Array,
+    weight: Array | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    *,
+    need_grad: bool,
+) -> tuple[Array, Array | None]:
+    r"""Negative log-likelihood of class indices under log-probabilities ``input``.
+
+    As ``torch.nn.functional.nll_loss``: :math:`\ell_n = -w_{y_n}\, x_{n, y_n}`,
+    0 where ``y_n == ignore_index``; classes on axis 1 (axis 0 for an unbatched
+    ``(C,)`` input). ``input`` is not checked to hold log-probabilities (use
+    :func:`cross_entropy` on logits).
+
+    Args:
+        input: log-probabilities of shape (C,), (N, C) or (N, C, d1, ..., dK).
+        target: integer class indices of shape (), (N) or (N, d1, ..., dK).
+        weight: shape (C,), a weight per class.
+        size_average, reduce: deprecated; override ``reduction`` when given.
+        ignore_index: targets equal to it give 0 and leave the 'mean' denominator.
+        reduction: 'none' | 'mean' | 'sum'. **'mean' divides by the sum of the
+            weights of the non-ignored targets**, :math:`\sum_n w_{y_n}` (their
+            count without weight; 0, e.g. all ignored, gives nan like PyTorch).
+
+    Raises as :func:`cross_entropy` does for index targets.
+
+    Gradient: :math:`-w_{y_n}` at the target class, 0 elsewhere, divided by the
+    'mean' denominator.
+
+    >>> import numpy as np, xent
+    >>> logp = np.log(np.array([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]))
+    >>> float(xent.nll_loss(logp, np.array([0, 2]), weight=np.array([1., 1., 3.])))
+    0.3406
+    """
+    reduction = torch_reduction(size_average, reduce, reduction)
+    ignore_index = check_ignore_index(ignore_index)
+    c = prepare_categorical(input, target, weight, probabilities=False, name="nll_loss")
+    w = c.weight(weight)
+    c.target = check_class_indices(
+        c.xp, c.target, c.n_classes, c.target != ignore_index, ignore_index
+    )
+    loss, grad = _categorical.torch_index_targets(
+        c.xp,
+        c.x,
+        c.target,
+        weight=w,
+        ignore_index=ignore_index,
+        log_input=True,
+        reduction=reduction,
+        need_grad=need_grad,
+    )
+    return c.result(loss, grad)

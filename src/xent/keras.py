@@ -14,10 +14,11 @@ Keras' sample weights and reductions. Nothing here imports Keras.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
-from . import _binary
+from . import _binary, _categorical
 from ._array import (
     Array,
     SigmoidParts,
@@ -26,16 +27,32 @@ from ._array import (
     compute_dtype,
     is_array,
     is_floating,
+    log_softmax,
     namespace,
 )
-from ._checks import check_choice, check_gamma, check_label_smoothing, check_real
+from ._checks import (
+    check_broadcasts_to,
+    check_choice,
+    check_class_indices,
+    check_gamma,
+    check_ignore_index,
+    check_label_smoothing,
+    check_real,
+    check_values,
+)
 from ._reduce import KERAS_REDUCTIONS, keras_reduce, squeeze_or_expand_to_same_rank
 
 __all__ = [
     "BinaryCrossentropy",
     "BinaryFocalCrossentropy",
+    "CategoricalCrossentropy",
+    "CategoricalFocalCrossentropy",
+    "SparseCategoricalCrossentropy",
     "binary_crossentropy",
     "binary_focal_crossentropy",
+    "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "sparse_categorical_crossentropy",
 ]
 
 FLOATX = "float32"  # keras.backend.floatx(): lists and the loss classes compute in it
@@ -44,9 +61,8 @@ FLOATX = "float32"  # keras.backend.floatx(): lists and the loss classes compute
 # --------------------------------------------------------------------------- plumbing
 
 
-def _prepare(y_true: Any, y_pred: Any, axis: int) -> tuple[Any, Array, Array, Any]:
-    """(xp, y_true, y_pred in the compute dtype, y_pred's dtype); y_true is cast to
-    y_pred's dtype as Keras does."""
+def _convert(y_true: Any, y_pred: Any) -> tuple[Any, Array, Array]:
+    """(xp, y_true, y_pred): lists become arrays, y_pred floating (float32 for lists)."""
     xp = namespace(y_true, y_pred)
     y_pred = as_array(xp, y_pred, dtype=None if is_array(y_pred) else xp.float32)
     if not is_floating(xp, y_pred.dtype):
@@ -56,17 +72,39 @@ def _prepare(y_true: Any, y_pred: Any, axis: int) -> tuple[Any, Array, Array, An
         )
     y_true = as_array(xp, y_true, like=y_pred)
     check_real(xp, y_true, "y_true")
+    return xp, y_true, y_pred
+
+
+def _check_axis(axis: Any, shape: tuple[int, ...]) -> int:
+    """`axis` as a non-negative axis of `shape`."""
+    if isinstance(axis, bool) or not hasattr(axis, "__index__"):
+        raise ValueError(
+            f"`axis` must be of type `int`. Received: axis={axis!r} of type {type(axis)}"
+        )
+    axis = int(axis)
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(
+            f"axis={axis} is out of range for y_pred of shape {shape}; "
+            "pass an axis of y_pred (the default -1 needs at least one dimension)"
+        )
+    return axis % len(shape)
+
+
+def _classes_last(xp: Any, array: Array, axis: int) -> Array:
+    return array if axis == array.ndim - 1 else xp.moveaxis(array, axis, -1)
+
+
+def _prepare(y_true: Any, y_pred: Any, axis: int) -> tuple[Any, Array, Array, Any]:
+    """(xp, y_true, y_pred in the compute dtype, y_pred's dtype); y_true is cast to
+    y_pred's dtype as Keras does."""
+    xp, y_true, y_pred = _convert(y_true, y_pred)
     if tuple(y_true.shape) != tuple(y_pred.shape):
         raise ValueError(
             "Arguments `target` and `output` must have the same shape. Received: "
             f"target.shape={tuple(y_true.shape)}, output.shape={tuple(y_pred.shape)}; "
             "pass y_true of y_pred's shape"
         )
-    if not -y_pred.ndim <= axis < y_pred.ndim:
-        raise ValueError(
-            f"axis={axis} is out of range for y_pred of shape {tuple(y_pred.shape)}; "
-            "pass an axis of y_pred (the default -1 needs at least one dimension)"
-        )
+    _check_axis(axis, tuple(y_pred.shape))
     ct = compute_dtype(xp, y_pred.dtype)
     y_true = xp.astype(xp.astype(y_true, y_pred.dtype), ct)
     return xp, y_true, xp.astype(y_pred, ct), y_pred.dtype
@@ -109,6 +147,116 @@ def _focal_values(
     return _binary.keras_focal_elementwise(
         xp, p, one_minus_p, y, bool(apply_class_balancing), float(alpha), gamma
     )
+
+
+def _warn_one_class(name: str, y_pred: Array) -> None:
+    if y_pred.shape[-1] == 1:
+        warnings.warn(
+            f"In loss {name}, expected y_pred.shape to be (batch_size, num_classes) with "
+            f"num_classes > 1. Received: y_pred.shape={tuple(y_pred.shape)}. Consider using "
+            "'binary_crossentropy' if you only have 2 classes.",
+            SyntaxWarning,
+            stacklevel=4,
+        )
+
+
+def _categorical_inputs(
+    name: str, y_true: Any, y_pred: Any, label_smoothing: float, axis: int
+) -> tuple[Any, Array, Array, Any, int]:
+    """(xp, smoothed y_true, y_pred, y_pred's dtype, axis): compute dtype, axes as given.
+
+    Smoothing takes C from y_true's LAST axis whatever ``axis`` is, as Keras does.
+    """
+    label_smoothing = check_label_smoothing(label_smoothing)
+    xp, y_true, y_pred, dtype = _prepare(y_true, y_pred, axis)
+    _warn_one_class(name, y_pred)
+    y_true = _categorical.smooth_targets(y_true, label_smoothing, y_true.shape[-1])
+    return xp, y_true, y_pred, dtype, _check_axis(axis, tuple(y_pred.shape))
+
+
+def _categorical_losses(
+    y_true: Any, y_pred: Any, from_logits: bool, label_smoothing: float, axis: int
+) -> tuple[Any, Array, Any, Array | None]:
+    """(xp, per-sample losses in the compute dtype, y_pred's dtype, mask)."""
+    xp, t, x, dtype, axis = _categorical_inputs(
+        "categorical_crossentropy", y_true, y_pred, label_smoothing, axis
+    )
+    t, x = _classes_last(xp, t, axis), _classes_last(xp, x, axis)
+    if not from_logits:
+        x = _categorical.keras_log_probs(xp, x)
+    return xp, _categorical.cross_entropy(xp, x, dense=t, log_input=not from_logits)[0], dtype, None
+
+
+def _focal_categorical_losses(
+    y_true: Any,
+    y_pred: Any,
+    alpha: Any,
+    gamma: float,
+    from_logits: bool,
+    label_smoothing: float,
+    axis: int,
+) -> tuple[Any, Array, Any, Array | None]:
+    gamma = check_gamma(gamma)
+    xp, t, x, dtype, axis = _categorical_inputs(
+        "categorical_focal_crossentropy", y_true, y_pred, label_smoothing, axis
+    )
+    if not isinstance(alpha, int | float):  # one value per class, or any array that
+        alpha = as_array(xp, alpha, like=x)  # broadcasts to y_pred (applied before the move)
+        check_real(xp, alpha, "alpha")
+        check_broadcasts_to(alpha, tuple(x.shape), "alpha")
+        alpha = _classes_last(xp, xp.broadcast_to(xp.astype(alpha, x.dtype), x.shape), axis)
+    t, x = _classes_last(xp, t, axis), _classes_last(xp, x, axis)
+    p = xp.exp(log_softmax(xp, x)) if from_logits else x
+    losses = _categorical.keras_focal(xp, t, _categorical.keras_probs(xp, p), alpha, gamma)
+    return xp, losses, dtype, None
+
+
+def _sparse_losses(
+    y_true: Any, y_pred: Any, from_logits: bool, ignore_class: int | None, axis: int
+) -> tuple[Any, Array, Any, Array | None]:
+    """(xp, per-sample losses in the compute dtype, y_pred's dtype, mask of the labels
+    that are not ``ignore_class``, or None)."""
+    if ignore_class is not None:
+        ignore_class = check_ignore_index(ignore_class, "ignore_class")
+    xp, labels, y_pred = _convert(y_true, y_pred)
+    shape = tuple(y_pred.shape)
+    if not shape:
+        raise ValueError(
+            f"Argument `output` must be at least rank 1. Received: output.shape={shape}; "
+            "pass y_pred with a class axis"
+        )
+    axis = _check_axis(axis, shape)
+    if labels.ndim == y_pred.ndim and labels.shape[axis] == 1:
+        labels = xp.squeeze(labels, axis=axis)
+    if tuple(labels.shape) != shape[:axis] + shape[axis + 1 :]:
+        raise ValueError(
+            "Arguments `target` and `output` must have the same shape up until the last "
+            f"dimension: target.shape={tuple(labels.shape)}, output.shape={shape}; pass one "
+            "integer label per sample (y_pred's shape without the class axis)"
+        )
+    n_classes = shape[axis]
+    mask = None if ignore_class is None else labels != ignore_class
+    labels = check_class_indices(xp, labels, n_classes, mask, ignore_class, "ignore_class")
+    if not xp.isdtype(labels.dtype, ("integral", "bool")):
+
+        def fail(values: Any, good: Any) -> NoReturn:
+            raise ValueError(
+                "y_true must hold class indices (whole numbers) for sparse categorical "
+                f"cross-entropy, found {values[~good].flat[0]}; pass integer labels"
+            )
+
+        labels = check_values(xp, labels, lambda m, a: m.floor(a) == a, fail, mask)
+    if mask is not None:
+        labels = xp.where(mask, labels, xp.zeros_like(labels))
+    labels = xp.astype(labels, xp.int64)
+    dtype = y_pred.dtype
+    x = _classes_last(xp, xp.astype(y_pred, compute_dtype(xp, dtype)), axis)
+    if not from_logits:
+        x = _categorical.keras_log_probs(xp, x)
+    losses = _categorical.cross_entropy(xp, x, index=labels, mask=mask, log_input=not from_logits)[
+        0
+    ]
+    return xp, losses, dtype, mask
 
 
 # --------------------------------------------------------------------------- functions
@@ -174,6 +322,92 @@ def binary_focal_crossentropy(
     return xp.astype(losses, dtype)
 
 
+def categorical_crossentropy(
+    y_true: Array,
+    y_pred: Array,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+) -> Array:
+    r"""Keras' categorical cross-entropy: one value per sample, the sum over ``axis``.
+
+    Targets (one-hot or any distribution) are smoothed to ``y (1 - ls) + ls / C``,
+    C being the size of y_true's **last** axis (Keras' rule, even for another
+    ``axis``). On logits :math:`-\sum_c y_c \log\mathrm{softmax}(x)_c` (a class
+    with logit -inf and y = 0 gives 0); on probabilities p is first normalised to
+    sum 1 over ``axis`` and clipped to [1e-7, 1 - 1e-7]:
+    :math:`-\sum_c y_c \log p_c`. A y_pred with one class warns, as in Keras.
+    No batch reduction (the classes add one: 'sum_over_batch_size' and the others).
+
+    >>> import numpy as np
+    >>> y_true = np.array([[0., 1., 0.], [0., 0., 1.]])
+    >>> y_pred = np.array([[0.05, 0.95, 0.], [0.1, 0.8, 0.1]])
+    >>> print(categorical_crossentropy(y_true, y_pred))  # -log .95, -log .1
+    [0.0513 2.3026]
+    """
+    xp, losses, dtype, _ = _categorical_losses(y_true, y_pred, from_logits, label_smoothing, axis)
+    return xp.astype(losses, dtype)
+
+
+def sparse_categorical_crossentropy(
+    y_true: Array,
+    y_pred: Array,
+    from_logits: bool = False,
+    ignore_class: int | None = None,
+    axis: int = -1,
+) -> Array:
+    r"""Keras' sparse categorical cross-entropy: one value per sample.
+
+    ``y_true`` holds class indices of y_pred's shape without ``axis`` (a trailing
+    axis of size 1 is squeezed). On logits :math:`-\log\mathrm{softmax}(x)_y`; on
+    probabilities :math:`-\log p_y` with p normalised over ``axis`` and clipped to
+    [1e-7, 1 - 1e-7]. Labels equal to ``ignore_class`` give 0; the loss classes
+    leave them out of the 'sum_over_batch_size' denominator. No batch reduction.
+
+    Labels may be integers or floats holding whole numbers (Keras casts floats,
+    truncating a fraction; xent refuses one). A label outside [0, C) raises
+    IndexError (Keras' torch backend silently gives 0 for -100 and its jax
+    backend for every out-of-range label).
+
+    >>> import numpy as np
+    >>> y_pred = np.array([[0.05, 0.95, 0.], [0.1, 0.8, 0.1]])
+    >>> print(sparse_categorical_crossentropy(np.array([1, 2]), y_pred))  # -log .95, -log .1
+    [0.0513 2.3026]
+    """
+    xp, losses, dtype, _ = _sparse_losses(y_true, y_pred, from_logits, ignore_class, axis)
+    return xp.astype(losses, dtype)
+
+
+def categorical_focal_crossentropy(
+    y_true: Array,
+    y_pred: Array,
+    alpha: float | Array = 0.25,
+    gamma: float = 2.0,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+) -> Array:
+    r"""Keras' categorical focal cross-entropy: one value per sample, summed over ``axis``.
+
+    With y smoothed as in :func:`categorical_crossentropy`, p = ``softmax(y_pred)``
+    on logits (else y_pred), normalised over ``axis`` and clipped to
+    [1e-7, 1 - 1e-7]:
+    :math:`\sum_c \alpha_c (1 - p_c)^\gamma (-y_c \log p_c)`.
+    ``alpha`` is a scalar or an array that broadcasts to y_pred's shape (e.g. one
+    value per class for classes on the last axis). No batch reduction.
+
+    >>> import numpy as np
+    >>> y_true = np.array([[0., 1., 0.], [0., 0., 1.]])
+    >>> y_pred = np.array([[0.05, 0.95, 0.], [0.1, 0.8, 0.1]])
+    >>> print(categorical_focal_crossentropy(y_true, y_pred))  # .25 (1 - p)^2 (-log p)
+    [3.2058e-05 4.6627e-01]
+    """
+    xp, losses, dtype, _ = _focal_categorical_losses(
+        y_true, y_pred, alpha, gamma, from_logits, label_smoothing, axis
+    )
+    return xp.astype(losses, dtype)
+
+
 # --------------------------------------------------------------------------- classes
 
 
@@ -207,6 +441,14 @@ class Loss:
         """(the elementwise values function, its extra arguments)."""
         raise NotImplementedError
 
+    def _losses(self, y_true: Array, y_pred: Array) -> tuple[Array, Array | None]:
+        """(per-sample losses in the compute dtype, mask of the valid ones or None).
+
+        The default takes the mean over ``axis`` of `_elementwise`'s values.
+        """
+        values, args = self._elementwise()
+        return _per_sample(values, y_true, y_pred, self.axis, *args)[1], None
+
     def _xp_dtype(self, xp: Any) -> Any:
         if not isinstance(self.dtype, str):
             return self.dtype
@@ -224,8 +466,7 @@ class Loss:
         y_pred = as_array(xp, y_pred, dtype=dtype)
         y_true = as_array(xp, y_true, like=y_pred, dtype=dtype)
         y_true, y_pred = squeeze_or_expand_to_same_rank(xp, y_true, y_pred)
-        values, args = self._elementwise()
-        xp, losses, _ = _per_sample(values, y_true, y_pred, self.axis, *args)
+        losses, mask = self._losses(y_true, y_pred)
         ct = losses.dtype  # the compute dtype
         if sample_weight is not None:
             sample_weight = xp.astype(as_array(xp, sample_weight, like=y_pred, dtype=dtype), ct)
@@ -236,7 +477,7 @@ class Loss:
                     f"to the per-sample losses of shape {tuple(losses.shape)}; pass one "
                     "weight per sample"
                 )
-        return xp.astype(keras_reduce(xp, losses, sample_weight, self.reduction), dtype)
+        return xp.astype(keras_reduce(xp, losses, sample_weight, self.reduction, mask), dtype)
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "reduction": self.reduction, "dtype": self.dtype}
@@ -315,5 +556,147 @@ class BinaryFocalCrossentropy(Loss):
             "gamma": self.gamma,
             "from_logits": self.from_logits,
             "label_smoothing": self.label_smoothing,
+            "axis": self.axis,
+        }
+
+
+class CategoricalCrossentropy(Loss):
+    """Keras' ``CategoricalCrossentropy`` class over :func:`categorical_crossentropy`.
+
+    'sum_over_batch_size' (default) and 'mean' divide the (sample-weighted) sum of
+    the per-sample losses by their number; 'mean_with_sample_weight' by the sum of
+    the sample weights; 'sum'; 'none' or None.
+
+    >>> import numpy as np
+    >>> y_true = np.array([[0., 1., 0.], [0., 0., 1.]])
+    >>> y_pred = np.array([[0.05, 0.95, 0.], [0.1, 0.8, 0.1]])
+    >>> float(CategoricalCrossentropy()(y_true, y_pred))  # (-log .95 - log .1) / 2
+    1.1769
+    """
+
+    def __init__(
+        self,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "categorical_crossentropy",
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.from_logits = from_logits
+        self.label_smoothing = check_label_smoothing(label_smoothing)
+        self.axis = axis
+
+    def _losses(self, y_true: Array, y_pred: Array) -> tuple[Array, Array | None]:
+        return _categorical_losses(
+            y_true, y_pred, self.from_logits, self.label_smoothing, self.axis
+        )[1::2]
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+            "axis": self.axis,
+        }
+
+
+class CategoricalFocalCrossentropy(Loss):
+    """Keras' ``CategoricalFocalCrossentropy`` class over
+    :func:`categorical_focal_crossentropy`.
+
+    'sum_over_batch_size' (default) and 'mean' divide the (sample-weighted) sum of
+    the per-sample losses by their number; 'mean_with_sample_weight' by the sum of
+    the sample weights; 'sum'; 'none' or None.
+
+    >>> import numpy as np
+    >>> y_true = np.array([[0., 1., 0.], [0., 0., 1.]])
+    >>> y_pred = np.array([[0.05, 0.95, 0.], [0.1, 0.8, 0.1]])
+    >>> float(CategoricalFocalCrossentropy()(y_true, y_pred))  # Keras' documented value
+    0.23315
+    """
+
+    def __init__(
+        self,
+        alpha: float | Array = 0.25,
+        gamma: float = 2.0,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "categorical_focal_crossentropy",
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.alpha = alpha
+        self.gamma = check_gamma(gamma)
+        self.from_logits = from_logits
+        self.label_smoothing = check_label_smoothing(label_smoothing)
+        self.axis = axis
+
+    def _losses(self, y_true: Array, y_pred: Array) -> tuple[Array, Array | None]:
+        return _focal_categorical_losses(
+            y_true,
+            y_pred,
+            self.alpha,
+            self.gamma,
+            self.from_logits,
+            self.label_smoothing,
+            self.axis,
+        )[1::2]
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "alpha": self.alpha,
+            "gamma": self.gamma,
+            "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+            "axis": self.axis,
+        }
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """Keras' ``SparseCategoricalCrossentropy`` class over
+    :func:`sparse_categorical_crossentropy`.
+
+    'sum_over_batch_size' (default) and 'mean' divide the (sample-weighted) sum of
+    the per-sample losses by the number of those whose label is not
+    ``ignore_class`` (all ignored gives 0); 'mean_with_sample_weight' by the sum of
+    the sample weights of those (their number without sample weights); 'sum';
+    'none' or None (ignored samples give 0).
+
+    >>> import numpy as np
+    >>> y_pred = np.array([[0.05, 0.95, 0.], [0.1, 0.8, 0.1]])
+    >>> loss = SparseCategoricalCrossentropy(ignore_class=2)
+    >>> float(loss(np.array([1, 2]), y_pred))  # -log .95 / 1
+    0.05129
+    """
+
+    def __init__(
+        self,
+        from_logits: bool = False,
+        ignore_class: int | None = None,
+        reduction: str | None = "sum_over_batch_size",
+        axis: int = -1,
+        name: str = "sparse_categorical_crossentropy",
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.from_logits = from_logits
+        if ignore_class is not None:
+            ignore_class = check_ignore_index(ignore_class, "ignore_class")
+        self.ignore_class = ignore_class
+        self.axis = axis
+
+    def _losses(self, y_true: Array, y_pred: Array) -> tuple[Array, Array | None]:
+        return _sparse_losses(y_true, y_pred, self.from_logits, self.ignore_class, self.axis)[1::2]
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "from_logits": self.from_logits,
+            "ignore_class": self.ignore_class,
             "axis": self.axis,
         }

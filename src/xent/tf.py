@@ -7,14 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _binary
+from . import _binary, _categorical
 from ._array import Array, as_array, broadcasts_to, compute_dtype, is_array, is_floating, namespace
-from ._checks import check_real
+from ._checks import check_class_indices, check_integer, check_real
 
-__all__ = ["sigmoid_cross_entropy_with_logits", "weighted_cross_entropy_with_logits"]
+__all__ = [
+    "sigmoid_cross_entropy_with_logits",
+    "softmax_cross_entropy_with_logits",
+    "sparse_softmax_cross_entropy_with_logits",
+    "weighted_cross_entropy_with_logits",
+]
 
 
-def _prepare(labels: Any, logits: Any, name: str) -> tuple[Any, Array, Array, Any]:
+def _convert(labels: Any, logits: Any, name: str) -> tuple[Any, Array, Array]:
     if labels is None or logits is None:
         raise ValueError(f"Both labels= and logits= must be provided to {name}.")
     xp = namespace(labels, logits)
@@ -23,6 +28,11 @@ def _prepare(labels: Any, logits: Any, name: str) -> tuple[Any, Array, Array, An
         raise TypeError(f"logits must be a floating-point array, got dtype {logits.dtype}")
     labels = as_array(xp, labels, like=logits)
     check_real(xp, labels, "labels")
+    return xp, labels, logits
+
+
+def _prepare(labels: Any, logits: Any, name: str) -> tuple[Any, Array, Array, Any]:
+    xp, labels, logits = _convert(labels, logits, name)
     if tuple(labels.shape) != tuple(logits.shape):
         raise ValueError(
             f"logits and labels must have the same shape ({tuple(logits.shape)} vs "
@@ -68,3 +78,58 @@ def weighted_cross_entropy_with_logits(labels: Array, logits: Array, pos_weight:
         )
     q = xp.astype(q, x.dtype)
     return xp.astype(_binary.logits_elementwise(xp, x, z, q, need_grad=False)[0], dtype)
+
+
+def softmax_cross_entropy_with_logits(
+    labels: Array = None, logits: Array = None, axis: int = -1
+) -> Array:
+    r"""``tf.nn.softmax_cross_entropy_with_logits``: one value per row, unreduced.
+
+    :math:`-\sum_c z_c \log\mathrm{softmax}(x)_c` over ``axis``, for labels z of
+    the logits' shape (each row a distribution, not checked); the result has the
+    logits' shape without ``axis``. Labels are cast to the logits' dtype. A class
+    with logit -inf and label 0 contributes 0.
+
+    >>> import numpy as np
+    >>> labels = np.array([[0., 1.], [0.5, 0.5]])
+    >>> logits = np.array([[1., 2.], [1., 4.]])
+    >>> print(softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+    [0.3133 1.5486]
+    """
+    name = "softmax_cross_entropy_with_logits"
+    xp, z, x, dtype = _prepare(labels, logits, name)
+    if isinstance(axis, bool) or not hasattr(axis, "__index__") or not -x.ndim <= axis < x.ndim:
+        raise ValueError(
+            f"axis={axis!r} is not an axis of logits of shape {tuple(x.shape)}; pass an int "
+            "in [-rank, rank) (the default -1 needs at least one dimension)"
+        )
+    axis = int(axis) % x.ndim
+    if axis != x.ndim - 1:
+        z, x = xp.moveaxis(z, axis, -1), xp.moveaxis(x, axis, -1)
+    return xp.astype(_categorical.cross_entropy(xp, x, dense=z)[0], dtype)
+
+
+def sparse_softmax_cross_entropy_with_logits(labels: Array = None, logits: Array = None) -> Array:
+    r"""``tf.nn.sparse_softmax_cross_entropy_with_logits``: one value per row, unreduced.
+
+    :math:`-\log\mathrm{softmax}(x)_y` over the last axis, for integer labels y of
+    the logits' shape without the last axis, each in [0, C) (else IndexError, as
+    TensorFlow's CPU kernel raises; its GPU kernel gives nan).
+
+    >>> import numpy as np
+    >>> logits = np.array([[1., 2.], [1., 4.]])
+    >>> print(sparse_softmax_cross_entropy_with_logits(labels=np.array([0, 1]), logits=logits))
+    [1.3133 0.0486]
+    """
+    xp, y, x = _convert(labels, logits, "sparse_softmax_cross_entropy_with_logits")
+    if x.ndim == 0 or tuple(y.shape) != tuple(x.shape[:-1]):
+        raise ValueError(
+            f"labels of shape {tuple(y.shape)} do not fit logits of shape {tuple(x.shape)}: "
+            "the rank of labels should equal the rank of logits minus 1; pass one label per "
+            "row, of the logits' shape without the last (class) axis"
+        )
+    check_integer(xp, y, "labels", "pass int32 or int64 labels")
+    check_class_indices(xp, y, x.shape[-1], None, None)
+    dtype = x.dtype
+    x = xp.astype(x, compute_dtype(xp, dtype))
+    return xp.astype(_categorical.cross_entropy(xp, x, index=xp.astype(y, xp.int64))[0], dtype)

@@ -1,0 +1,205 @@
+r"""The multi-class (softmax) cross-entropy family: its math, written once.
+
+Every convention (PyTorch at the top level, ``xent.keras``, ``xent.tf``) is a
+thin front end over these functions. They take validated arrays in the compute
+dtype **with the class axis last** (front ends move it there) and return
+``(loss, grad)``, where ``grad`` (only when ``need_grad``) is the derivative
+of the returned loss with respect to the first array (of the sum of the losses
+for reduction 'none').
+
+The one formula. With l = log_softmax(x) over the classes (or l = x when the
+input already holds log-probabilities, as for ``nll_loss``) and a target
+measure q over the classes, each position's loss and gradient are
+
+    loss = -sum_c q_c l_c        dloss/dx_j = (sum_c q_c) softmax(x)_j - q_j   (logits)
+                                 dloss/dx_j = -q_j                             (log-probabilities)
+
+and every convention is a choice of q (w = class weights, eps = label
+smoothing, C = number of classes, y = class index, t = class probabilities):
+
+    PyTorch, probability targets   q = w (t (1 - eps) + eps / C)
+    PyTorch, index targets         q = (1 - eps) w_y onehot(y) + (eps / C) w;  0 where ignored
+    nll_loss                       q = w_y onehot(y);                          0 where ignored
+    Keras, tf.nn                   q = t (smoothed), or onehot(y)
+
+q is passed in two parts, a dense one (broadcast to x's shape) and an index one
+(a coefficient at one class per position), so index targets build no one-hot
+array unless a gradient is asked for.
+
+Numerics: log_softmax subtracts the row maximum (no overflow at |x| = 1e4);
+each term q_c l_c is taken as 0 where q_c = 0, so a class with logit -inf and
+target probability (or weight) 0 contributes 0, not 0 * -inf = nan (PyTorch
+gives nan there).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from array_api_compat import device
+
+from ._array import (
+    Array,
+    divide_or_nan,
+    log_softmax,
+    numel,
+    one_hot,
+    take_1d,
+    take_last,
+    times_or_zero,
+)
+from ._binary import KERAS_EPSILON
+from ._reduce import torch_reduce
+
+# --------------------------------------------------------------------------- the formula
+
+
+def cross_entropy(
+    xp: Any,
+    x: Array,
+    *,
+    dense: Array | None = None,
+    index: Array | None = None,
+    index_weight: Array | None = None,
+    mask: Array | None = None,
+    log_input: bool = False,
+    need_grad: bool = False,
+) -> tuple[Array, Array | None]:
+    """-sum_c q_c l_c per position (shape x.shape[:-1]) and its gradient in x.
+
+    Args:
+        x: logits (log-probabilities when ``log_input``), classes on the last axis.
+        dense: the dense part of q, broadcasting to x's shape (None: 0).
+        index: integer class indices of shape x.shape[:-1], each in [0, C): the
+            index part of q puts ``index_weight`` (1 when None) at that class.
+        mask: boolean, shape x.shape[:-1]; where False the loss and its gradient
+            are 0 whatever x holds (ignored positions).
+    """
+    logp = x if log_input else log_softmax(xp, x)
+    loss = None
+    if dense is not None:
+        loss = -xp.sum(times_or_zero(xp, dense, logp), axis=-1)
+    if index is not None:
+        picked = take_last(xp, logp, index)
+        term = -picked if index_weight is None else -times_or_zero(xp, index_weight, picked)
+        loss = term if loss is None else loss + term
+    if loss is None:
+        raise ValueError("cross_entropy needs a dense or an index target")
+    if mask is not None:
+        loss = xp.where(mask, loss, xp.zeros_like(loss))
+    if not need_grad:
+        return loss, None
+    q = None if dense is None else xp.broadcast_to(dense, tuple(x.shape))
+    if index is not None:
+        hot = xp.astype(one_hot(xp, index, x.shape[-1]), x.dtype)
+        if index_weight is not None:
+            hot = hot * xp.expand_dims(index_weight, axis=-1)
+        q = hot if q is None else q + hot
+    if log_input:
+        grad = -q
+    else:
+        grad = xp.sum(q, axis=-1, keepdims=True) * xp.exp(logp) - q
+    if mask is not None:
+        grad = xp.where(xp.expand_dims(mask, axis=-1), grad, xp.zeros_like(grad))
+    return loss, grad
+
+
+# --------------------------------------------------------------------------- PyTorch
+
+
+def smooth_targets(t: Array, label_smoothing: float, n_classes: int) -> Array:
+    """Multi-class label smoothing (PyTorch's and Keras'): t (1 - eps) + eps / C."""
+    if not label_smoothing:
+        return t
+    return t * (1.0 - label_smoothing) + label_smoothing / n_classes
+
+
+def torch_index_targets(
+    xp: Any,
+    x: Array,
+    y: Array,
+    *,
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    log_input: bool = False,
+    reduction: str = "mean",
+    need_grad: bool = False,
+) -> tuple[Array, Array | None]:
+    """PyTorch's cross_entropy (nll_loss when ``log_input``) with class-index targets.
+
+    Position n gives (1 - eps) w_y nll_n + (eps / C) s_n with nll_n = -l_y and
+    s_n = -sum_c w_c l_c, both 0 where y == ignore_index. 'mean' divides by
+    sum_n w_{y_n} over the non-ignored positions (0 gives nan, as in PyTorch).
+    ``y`` must be in range where not ignored (the front end checks it).
+    """
+    valid = y != ignore_index
+    safe = xp.where(valid, y, xp.zeros_like(y))
+    zeros = xp.zeros(tuple(y.shape), dtype=x.dtype, device=device(x))
+    if weight is None:
+        w_y = xp.where(valid, xp.ones_like(zeros), zeros)
+    else:
+        w_y = xp.where(valid, take_1d(xp, weight, safe), zeros)
+    dense, index_weight = None, w_y
+    if label_smoothing:
+        n_classes = x.shape[-1]
+        if weight is None:
+            weight = xp.ones((n_classes,), dtype=x.dtype, device=device(x))
+        dense = (label_smoothing / n_classes) * weight
+        index_weight = (1.0 - label_smoothing) * w_y
+    loss, grad = cross_entropy(
+        xp,
+        x,
+        dense=dense,
+        index=safe,
+        index_weight=index_weight,
+        mask=valid,
+        log_input=log_input,
+        need_grad=need_grad,
+    )
+    return torch_reduce(xp, loss, grad, reduction, xp.sum(w_y))
+
+
+def torch_probability_targets(
+    xp: Any,
+    x: Array,
+    t: Array,
+    *,
+    weight: Array | None = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+    need_grad: bool = False,
+) -> tuple[Array, Array | None]:
+    """PyTorch's cross_entropy with class-probability targets t (x's shape).
+
+    Position n gives -sum_c w_c t'_c l_c with t' = t (1 - eps) + eps / C.
+    'mean' divides by the number of positions, numel / C (never by weights).
+    """
+    n_classes = x.shape[-1]
+    t = smooth_targets(t, label_smoothing, n_classes)
+    dense = t if weight is None else t * weight
+    loss, grad = cross_entropy(xp, x, dense=dense, need_grad=need_grad)
+    positions = numel(tuple(x.shape)) // n_classes if n_classes else 0  # 0 gives nan
+    return torch_reduce(xp, loss, grad, reduction, positions)
+
+
+# --------------------------------------------------------------------------- Keras
+
+
+def keras_log_probs(xp: Any, p: Array) -> Array:
+    """Keras' log of probabilities: p normalised to sum 1, clipped to [1e-7, 1 - 1e-7].
+
+    A row summing to 0 gives nan (Keras' 0 / 0) without a RuntimeWarning.
+    """
+    return xp.log(keras_probs(xp, p))
+
+
+def keras_probs(xp: Any, p: Array) -> Array:
+    normalised = divide_or_nan(xp, p, xp.sum(p, axis=-1, keepdims=True))
+    return xp.clip(normalised, min=KERAS_EPSILON, max=1.0 - KERAS_EPSILON)
+
+
+def keras_focal(xp: Any, t: Array, probs: Array, alpha: Array | float, gamma: float) -> Array:
+    """Keras' categorical focal cross-entropy on clipped probabilities:
+    sum_c alpha_c (1 - p_c)^gamma (-t_c log p_c)."""
+    return xp.sum(alpha * (1.0 - probs) ** gamma * (-t * xp.log(probs)), axis=-1)

@@ -4,6 +4,7 @@ dtype tolerance, and gradients (autograd, jax.grad, value_and_grad) equal PyTorc
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -95,6 +96,11 @@ Y = RNG.uniform(size=(6, 4))
 Y_HARD = (Y > 0.5).astype(float)
 W = RNG.uniform(0.5, 2, size=(4,))
 SW = RNG.uniform(0.5, 2, size=(6,))
+Z = RNG.normal(size=(6, 5, 3)) * 3  # multi-class logits (N, C, d)
+LABELS = RNG.integers(0, 5, size=(6, 3))
+LABELS[0, 0] = -100  # ignored
+SOFT = RNG.dirichlet(np.ones(5), size=(6, 3)).transpose(0, 2, 1)  # probabilities, class axis 1
+CW = RNG.uniform(0.5, 2, size=(5,))
 
 # name -> (function, positional arrays (first is differentiated), keyword arrays, keywords)
 CASES: dict[str, tuple[Callable, tuple, dict, dict]] = {
@@ -137,14 +143,43 @@ KERAS_CASES: dict[str, tuple[Callable, tuple, dict, dict]] = {
     ),
     "tf_sigmoid": (xtf.sigmoid_cross_entropy_with_logits, (), {"labels": Y, "logits": X}, {}),
     "tf_weighted": (xtf.weighted_cross_entropy_with_logits, (Y, X, W), {}, {}),
+    "keras_sparse_class": (
+        xk.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0, dtype="float64"),
+        (LABELS[:, 0].clip(0), Z[:, :, 0]),
+        {},
+        {},
+    ),
+    "keras_categorical_focal_fn": (
+        xk.categorical_focal_crossentropy,
+        (SOFT[:, :, 0], Z[:, :, 0]),
+        {},
+        {"from_logits": True, "label_smoothing": 0.1},
+    ),
+    "tf_sparse_softmax": (
+        xtf.sparse_softmax_cross_entropy_with_logits,
+        (),
+        {"labels": LABELS[:, 0].clip(0), "logits": Z[:, :, 0]},
+        {},
+    ),
 }
+INTEGER_ARGUMENTS = {"labels"}
 
 DTYPES = [np.float32, np.float64]
 
 
+def converter(backend: Backend, dtype):
+    """Floating arrays to `dtype`, integer ones (class indices) kept, in the backend's type."""
+
+    def conv(a):
+        a = np.asarray(a)
+        return backend.asarray(a if a.dtype.kind in "iu" else a.astype(dtype))
+
+    return conv
+
+
 def call(backend: Backend, case, dtype):
     fn, args, array_kwargs, kwargs = case
-    conv = lambda a: backend.asarray(np.asarray(a, dtype=dtype))  # noqa: E731
+    conv = converter(backend, dtype)
     return fn(*map(conv, args), **{k: conv(v) for k, v in array_kwargs.items()}, **kwargs)
 
 
@@ -161,11 +196,17 @@ def test_values_match_numpy_and_keep_the_array_type(backend, case, dtype):
     np.testing.assert_allclose(got, want, rtol=64 * eps, atol=64 * eps * 10)
 
 
+def float64_tensor(torch, a):
+    """A torch tensor of `a`: float64, or integer as it is (class indices)."""
+    a = np.asarray(a)
+    return torch.from_numpy(np.array(a if a.dtype.kind in "iu" else a.astype(np.float64)))
+
+
 def torch_oracle_grad(torch, case: str) -> np.ndarray:
     """PyTorch's own gradient in float64 (torch.nn.functional, torchvision's focal formula)."""
     fn, args, array_kwargs, kwargs = CASES[case]
     F = torch.nn.functional
-    t = lambda a: torch.from_numpy(np.array(a, dtype=np.float64))  # noqa: E731
+    t = functools.partial(float64_tensor, torch)
     x = t(args[0]).requires_grad_()
     y = t(args[1])
     tk = {k: t(v) for k, v in array_kwargs.items()}
@@ -191,7 +232,7 @@ def torch_oracle_grad(torch, case: str) -> np.ndarray:
 def backend_grad(backend: Backend, case: str, dtype) -> np.ndarray:
     """The gradient as a user of that backend gets it."""
     fn, args, array_kwargs, kwargs = CASES[case]
-    conv = lambda a: backend.asarray(np.asarray(a, dtype=dtype))  # noqa: E731
+    conv = converter(backend, dtype)
     rest = [conv(a) for a in args[1:]]
     kw = {k: conv(v) for k, v in array_kwargs.items()}
     if backend.name == "torch":
@@ -226,7 +267,7 @@ def test_torch_double_backward(torch, case):
     fn, args, array_kwargs, kwargs = CASES[case]
     if fn is xent.binary_cross_entropy:
         args = (np.clip(args[0], 0.05, 0.95), *args[1:])  # finite differences need room
-    t = lambda a: torch.from_numpy(np.array(a, dtype=np.float64))  # noqa: E731
+    t = functools.partial(float64_tensor, torch)
     rest = [t(a) for a in args[1:]]
     kw = {k: t(v) for k, v in array_kwargs.items()}
     x = t(args[0]).requires_grad_()
@@ -299,6 +340,16 @@ def test_dask_on_a_distributed_cluster():
 # --------------------------------------------------------------------------- xent.nn
 
 
+@pytest.mark.parametrize("library", ["torch", "jax"])
+def test_numpy_targets_join_the_input_library(library):
+    backend = BACKENDS[library]()
+    got = xent.cross_entropy(backend.asarray(Z), LABELS, weight=CW)  # NumPy target and weight
+    assert backend.is_native(got)
+    np.testing.assert_allclose(
+        backend.to_numpy(got), xent.cross_entropy(Z, LABELS, weight=CW), rtol=1e-14
+    )
+
+
 def test_nn_modules_match_torch_modules(torch):
     import xent.nn
 
@@ -311,9 +362,18 @@ def test_nn_modules_match_torch_modules(torch):
             X,
         ),
     ]
-    for ours, theirs, first in pairs:
+    multi = [
+        (
+            xent.nn.CrossEntropyLoss(weight=t(CW), label_smoothing=0.2),
+            torch.nn.CrossEntropyLoss(weight=t(CW), label_smoothing=0.2),
+            Z,
+        ),
+        (xent.nn.NLLLoss(weight=t(CW)), torch.nn.NLLLoss(weight=t(CW)), Z),
+    ]
+    for ours, theirs, first in pairs + multi:
+        target = t(LABELS) if first is Z else t(Y)
         a, b = t(first).requires_grad_(), t(first).requires_grad_()
-        la, lb = ours(a, t(Y)), theirs(b, t(Y))
+        la, lb = ours(a, target), theirs(b, target)
         la.backward()
         lb.backward()
         np.testing.assert_allclose(la.detach().numpy(), lb.detach().numpy(), rtol=1e-13)

@@ -33,9 +33,16 @@ def is_array(value: Any) -> bool:
 
 
 def namespace(*values: Any) -> Any:
-    """The array namespace of the array arguments; NumPy's when none is an array."""
+    """The array namespace of the array arguments; NumPy's when none is an array.
+
+    NumPy arrays mixed with the arrays of one other library (a NumPy target with a torch
+    or JAX input, say) take that library's namespace, and `as_array` converts them.
+    """
     arrays = [v for v in values if is_array(v)]
     libraries = {library(a) for a in arrays}
+    if len(libraries) > 1 and "numpy" in libraries:
+        arrays = [a for a in arrays if library(a) != "numpy"]
+        libraries.discard("numpy")
     if not arrays or libraries == {"numpy"}:
         import array_api_compat.numpy as np_compat
 
@@ -47,13 +54,17 @@ def namespace(*values: Any) -> Any:
     return array_api_compat.array_namespace(*arrays)
 
 
+def is_numpy_namespace(xp: Any) -> bool:
+    return xp.__name__ in ("numpy", "array_api_compat.numpy")
+
+
 def device_of(array: Array) -> Any:
     return array.device if library(array) == "torch" else array_api_compat.device(array)
 
 
 def as_array(xp: Any, value: Any, *, like: Array | None = None, dtype: Any = None) -> Array:
     """`value` as an array of namespace `xp` (lists and scalars are converted)."""
-    if is_array(value):
+    if is_array(value) and not (library(value) == "numpy" and not is_numpy_namespace(xp)):
         return value if dtype is None or value.dtype == dtype else xp.astype(value, dtype)
     device = None if like is None else device_of(like)
     return xp.asarray(value, dtype=dtype, device=device)

@@ -250,7 +250,7 @@ def log_softmax(xp: Any, x: Array) -> Array:
 
 def one_hot(xp: Any, index: Array, n: int) -> Array:
     """Boolean one-hot along a new last axis: integer (...) -> (..., n)."""
-    classes = xp.arange(n, device=array_api_compat.device(index))
+    classes = xp.arange(n, device=device_of(index))
     return classes == xp.expand_dims(index, axis=-1)
 
 
@@ -262,7 +262,7 @@ def take_last(xp: Any, x: Array, index: Array) -> Array:
     another class cannot leak in as 0 * inf.
     """
     if x.shape[-1] == 0:  # no class to take: only reached for positions masked out
-        return xp.zeros(tuple(index.shape), dtype=x.dtype, device=array_api_compat.device(x))
+        return xp.zeros(tuple(index.shape), dtype=x.dtype, device=device_of(x))
     take_along_axis = getattr(xp, "take_along_axis", None)
     if take_along_axis is None:
         return take_last_one_hot(xp, x, index)

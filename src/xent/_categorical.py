@@ -36,10 +36,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from array_api_compat import device
-
 from ._array import (
     Array,
+    device_of,
     divide_or_nan,
     log_softmax,
     numel,
@@ -135,7 +134,7 @@ def torch_index_targets(
     """
     valid = y != ignore_index
     safe = xp.where(valid, y, xp.zeros_like(y))
-    zeros = xp.zeros(tuple(y.shape), dtype=x.dtype, device=device(x))
+    zeros = xp.zeros(tuple(y.shape), dtype=x.dtype, device=device_of(x))
     if weight is None:
         w_y = xp.where(valid, xp.ones_like(zeros), zeros)
     else:
@@ -144,7 +143,7 @@ def torch_index_targets(
     if label_smoothing:
         n_classes = x.shape[-1]
         if weight is None:
-            weight = xp.ones((n_classes,), dtype=x.dtype, device=device(x))
+            weight = xp.ones((n_classes,), dtype=x.dtype, device=device_of(x))
         dense = (label_smoothing / n_classes) * weight
         index_weight = (1.0 - label_smoothing) * w_y
     loss, grad = cross_entropy(

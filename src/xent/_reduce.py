@@ -79,7 +79,7 @@ def keras_reduce(
         if reduction in ("mean", "sum_over_batch_size"):
             total = numel(tuple(mask.shape))
             valid = xp.sum(xp.astype(mask, values.dtype))
-            mask_weight = divide_or_zero(xp, xp.asarray(total, dtype=values.dtype), valid)
+            mask_weight = divide_or_zero(xp, xp.full_like(valid, total), valid)
             float_mask = xp.where(mask, mask_weight, xp.zeros_like(mask_weight))
         else:
             float_mask = xp.astype(mask, values.dtype)

@@ -43,7 +43,7 @@ import zipfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -155,6 +155,24 @@ class Totals:
     compensation: np.ndarray = field(default_factory=lambda: np.zeros(len(SUMS)))
     skipped: np.ndarray = field(default_factory=lambda: np.zeros(len(REASONS), dtype=np.int64))
     bins: np.ndarray | None = None  # (4, N_BINS): rows, sum w, sum w p, sum w y
+
+    def to_vector(self) -> np.ndarray:
+        """Everything as one float64 vector (exact: counts stay below 2**53)."""
+        bins = [] if self.bins is None else [self.bins.ravel()]
+        head = [[self.count], self.sums, self.compensation, self.skipped]
+        return np.concatenate([np.asarray(a, dtype=np.float64) for a in head + bins])
+
+    @classmethod
+    def from_vector(cls, vector: np.ndarray) -> Totals:
+        k, r = len(SUMS), len(REASONS)
+        bins = vector[1 + 2 * k + r :]
+        return cls(
+            count=int(vector[0]),
+            sums=vector[1 : 1 + k].copy(),
+            compensation=vector[1 + k : 1 + 2 * k].copy(),
+            skipped=vector[1 + 2 * k : 1 + 2 * k + r].astype(np.int64),
+            bins=bins.reshape(4, N_BINS).copy() if len(bins) else None,
+        )
 
     def value(self, i: int) -> float:
         s, c = float(self.sums[i]), float(self.compensation[i])
@@ -423,7 +441,7 @@ def _first_bad_row(
         if mask.any():
             row = int(np.argmax(mask))
             if best is None or (row, order) < best[:2]:
-                raw = converted[role][3]
+                raw = converted[role][3] if reason == _UNPARSEABLE else converted[role][0]
                 if reason == _MISSING:
                     text = "missing value"
                 elif reason == _UNPARSEABLE:
@@ -627,22 +645,41 @@ def _csv_options(path: str, job: Job, columns: list[str] | None, on_invalid: Any
     }
 
 
-def _open_csv(path: str, job: Job, columns: list[str] | None, on_invalid: Any = None) -> Any:
+def _open_csv(path: str, job: Job, columns: list[str] | None, malformed: list[Any]) -> Any:
+    """A streaming CSV reader; malformed lines (wrong number of fields) are appended to
+    `malformed` and skipped, or fail the read (error mode)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
+
+    def on_invalid(row: Any) -> str:
+        malformed.append(row)
+        return "skip" if job.skip_bad_rows or columns is None else "error"
 
     try:
         return pacsv.open_csv(path, **_csv_options(path, job, columns, on_invalid))
     except pa.ArrowKeyError:  # a column missing from include_columns
-        header = _open_csv(path, job, None).schema.names
-        _check_columns(path, job, header)
+        _check_columns(path, job, _open_csv(path, job, None, []).schema.names)
         raise
     except (pa.ArrowException, OSError) as e:
-        raise _corrupt(path, "", e) from None
+        raise _csv_failure(path, job, malformed, e, "") from None
+
+
+def _csv_failure(path: str, job: Job, malformed: list[Any], error: Exception, where: str) -> Any:
+    if malformed and not job.skip_bad_rows:
+        bad = malformed[-1]
+        return BadInput(
+            f"{path}: line {bad.number}: malformed CSV line "
+            f"(expected {bad.expected_columns} fields, found {bad.actual_columns}); "
+            "fix the data or pass --on-bad-rows skip to leave such rows out"
+        )
+    return _corrupt(path, where, error)
 
 
 def _plan_csv(path: str, job: Job, split: bool) -> list[Piece]:
-    _open_csv(path, job, list(dict.fromkeys(job.columns.values())))  # checks the header
+    # Opening reads the first block: check the header, leave the rows to _read_csv.
+    _open_csv(path, job, None, [])
+    skipping = replace(job, skip_bad_rows=True)
+    _open_csv(path, skipping, list(dict.fromkeys(job.columns.values())), [])
     return [Piece(path, CSV, 0, None)]
 
 
@@ -650,13 +687,8 @@ def _read_csv(piece: Piece, job: Job) -> Iterator[tuple[Where, dict[str, Any]]]:
     import pyarrow as pa
 
     malformed: list[Any] = []
-
-    def on_invalid(row: Any) -> str:
-        malformed.append(row)
-        return "skip" if job.skip_bad_rows else "error"
-
     names = job.columns
-    reader = _open_csv(piece.path, job, list(dict.fromkeys(names.values())), on_invalid)
+    reader = _open_csv(piece.path, job, list(dict.fromkeys(names.values())), malformed)
     row = 0
     reported = 0
     while True:
@@ -665,14 +697,7 @@ def _read_csv(piece: Piece, job: Job) -> Iterator[tuple[Where, dict[str, Any]]]:
         except StopIteration:
             batch = None
         except (pa.ArrowException, OSError) as e:
-            if malformed and not job.skip_bad_rows:
-                bad = malformed[-1]
-                raise BadInput(
-                    f"{piece.path}: line {bad.number}: malformed CSV line "
-                    f"(expected {bad.expected_columns} fields, found {bad.actual_columns}); "
-                    "fix the data or pass --on-bad-rows skip to leave such rows out"
-                ) from None
-            raise _corrupt(piece.path, f"after row {row} ", e) from None
+            raise _csv_failure(piece.path, job, malformed, e, f"after row {row} ") from None
         if batch is None:
             if len(malformed) > reported:
                 yield Where(piece.path, row), {"malformed": len(malformed) - reported}
@@ -1108,10 +1133,10 @@ def run_local(
 
 
 def _partial_frame(piece: Piece, job: Job) -> Any:
-    """A Dask partition: one row holding the piece's Totals."""
+    """A Dask partition: the piece's Totals as one float64 column."""
     import pandas as pd
 
-    return pd.DataFrame({"totals": pd.Series([score_piece(piece, job)], dtype=object)})
+    return pd.DataFrame({"totals": score_piece(piece, job).to_vector()})
 
 
 def run_dask(
@@ -1149,7 +1174,7 @@ def run_dask(
             _partial_frame,
             list(pieces),
             job=job,
-            meta=pd.DataFrame({"totals": pd.Series([], dtype=object)}),
+            meta=pd.DataFrame({"totals": pd.Series([], dtype=np.float64)}),
             enforce_metadata=False,
         )
         futures = client.compute(frame.to_delayed())
@@ -1158,7 +1183,7 @@ def run_dask(
             for future in as_completed(futures):
                 progress.update(pieces[index[future.key]].rows or 0)
                 future.result()  # raises the first failure (a BadInput from a worker)
-            parts = [future.result()["totals"].iloc[0] for future in futures]
+            parts = [Totals.from_vector(f.result()["totals"].to_numpy()) for f in futures]
         finally:
             client.cancel(futures)
     return combine_all(parts)

@@ -266,7 +266,7 @@ def test_text_report_names_every_figure(tmp_path, capsys, data):
     status, out, err = run(["eval", path, "--input", "p", "--target", "y"], capsys)
     assert status == 0 and err == ""
     want, _ = reference(data["prob"], data["label"])
-    labels = [line[:20].strip() for line in out.splitlines()]
+    labels = [line[:23].strip() for line in out.splitlines()]
     assert labels == [
         "loss (mean)",
         "count",
@@ -277,7 +277,7 @@ def test_text_report_names_every_figure(tmp_path, capsys, data):
         "calibration",
         "rows/s",
     ]
-    assert float(out.splitlines()[0][20:]) == pytest.approx(want["loss"], rel=1e-5)
+    assert float(out.splitlines()[0][23:]) == pytest.approx(want["loss"], rel=1e-5)
 
 
 # --------------------------------------------------------------------------- Dask
@@ -481,7 +481,7 @@ def test_skip_drops_bad_rows_and_counts_them_by_reason(tmp_path, capsys, data, k
     want, _ = reference(data["prob"][keep], data["label"][keep], w)
     assert_report(got, want, rtol_of("csv" if "csv" in kind else "parquet"))
     status, out, err = run(["eval", path, *flags, "--on-bad-rows", "skip"], capsys)
-    assert f"skipped             1 rows: 1 {ROW_LEVEL[kind]}" in out.splitlines()
+    assert f"{'skipped':<23}1 rows: 1 {ROW_LEVEL[kind]}" in out.splitlines()
 
 
 def test_skip_counts_each_row_once_by_its_first_reason(tmp_path, capsys, data):
@@ -654,3 +654,20 @@ def test_entry_point_is_declared():
     assert any(d.startswith("pyarrow") for d in meta["optional-dependencies"]["cli"])
     assert any(d.startswith("matplotlib") for d in meta["optional-dependencies"]["cli"])
     assert any(d.startswith("dask[dataframe]") for d in meta["optional-dependencies"]["dask"])
+
+
+def test_example_data_is_what_its_script_makes(capsys):
+    import runpy
+
+    examples = Path(SRC).parent / "examples"
+    script = runpy.run_path(str(examples / "make_example_data.py"))
+    committed = pq.read_table(examples / "data" / "clicks.parquet")
+    assert committed.equals(script["make"]())
+    assert (examples / "data" / "clicks.parquet").stat().st_size < 200_000
+    # the README's first command, checked against the float64 reference
+    got = run_json(
+        [examples / "data" / "clicks.parquet", "--input", "prediction", "--target", "clicked"],
+        capsys,
+    )
+    want, _ = reference(committed["prediction"].to_numpy(), committed["clicked"].to_numpy())
+    assert_report(got, want, rtol_of("parquet"))

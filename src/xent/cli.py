@@ -1271,7 +1271,7 @@ def format_text(values: dict[str, Any], total: Totals, job: Job, files: int) -> 
     summary = skipped_summary(total)
     if summary is not None:
         lines.append(("skipped", summary.removeprefix("skipped ")))
-    return "\n".join(f"{k:<20}{v}" for k, v in lines)
+    return "\n".join(f"{k:<23}{v}" for k, v in lines)
 
 
 def reliability_bins(bins: np.ndarray, target: int = PLOT_BINS) -> list[dict[str, float]]:
@@ -1479,6 +1479,12 @@ def _require(module: str, extra: str) -> None:
         raise BadInput(f"this needs {module}; install it with pip install 'xent[{extra}]'")
 
 
+def _import_readers() -> None:
+    """Import what every run needs (the rest is imported when a file needs it)."""
+    import pyarrow.compute
+    import pyarrow.parquet  # noqa: F401
+
+
 def evaluate(args: argparse.Namespace) -> int:
     job = make_job(args)
     _require("pyarrow", "cli")
@@ -1487,6 +1493,7 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.engine == "dask":
         _require("distributed", "dask")
         _require("dask.dataframe", "dask")
+    _import_readers()  # before the clock starts
     progress = Progress(None, enabled=sys.stderr.isatty())
     pieces = plan(args.files, job, split=args.engine == "dask")
     files = len({p.path for p in pieces})

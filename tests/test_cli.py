@@ -406,6 +406,25 @@ def _bad(kind: str, tmp_path: Path, data: dict) -> tuple[Path, list[str]]:
         path = write(tmp_path / "t.npz", "npz", cols)
         _truncate(path)
         return path, flags
+    elif kind == "corrupt-npz-member":  # deflated data of the first array overwritten
+        path = write(tmp_path / "c.npz", "npz", cols)
+        raw = bytearray(path.read_bytes())
+        raw[200:400] = bytes(200)
+        path.write_bytes(bytes(raw))
+        return path, flags
+    elif kind == "corrupt-npz-header":  # stored (not deflated): the header is plain text
+        path = tmp_path / "h.npz"
+        np.savez(path, **cols)
+        raw = path.read_bytes()
+        start = raw.index(b"{'descr'")
+        path.write_bytes(raw[:start] + b"}}}}}}}}" + raw[start + 8 :])
+        return path, flags
+    elif kind == "corrupt-feather-body":  # the first record batch's data overwritten
+        path = write(tmp_path / "c.feather", "feather", cols)
+        raw = bytearray(path.read_bytes())
+        raw[8:2000] = b"\xff" * 1992
+        path.write_bytes(bytes(raw))
+        return path, flags
     else:
         raise AssertionError(kind)
     return write(tmp_path / f"{kind}.parquet", "parquet", cols), flags
@@ -434,6 +453,9 @@ BAD = {
     "truncated-arrow-stream": ["record batch", "truncated or corrupt"],
     "truncated-npy": ["ends at row", "truncated"],
     "truncated-npz": ["truncated or corrupt"],
+    "corrupt-npz-member": ["truncated or corrupt"],
+    "corrupt-npz-header": ["truncated or corrupt"],
+    "corrupt-feather-body": ["truncated or corrupt"],
 }
 
 

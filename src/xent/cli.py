@@ -40,6 +40,7 @@ import os
 import sys
 import time
 import zipfile
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -657,9 +658,9 @@ def _open_csv(path: str, job: Job, columns: list[str] | None, malformed: list[An
 
     try:
         return pacsv.open_csv(path, **_csv_options(path, job, columns, on_invalid))
-    except pa.ArrowKeyError:  # a column missing from include_columns
+    except pa.ArrowKeyError as e:  # a column missing from include_columns
         _check_columns(path, job, _open_csv(path, job, None, []).schema.names)
-        raise
+        raise _corrupt(path, "", e) from None
     except (pa.ArrowException, OSError) as e:
         raise _csv_failure(path, job, malformed, e, "") from None
 
@@ -676,8 +677,7 @@ def _csv_failure(path: str, job: Job, malformed: list[Any], error: Exception, wh
 
 
 def _plan_csv(path: str, job: Job, split: bool) -> list[Piece]:
-    # Opening reads the first block: check the header, leave the rows to _read_csv.
-    _open_csv(path, job, None, [])
+    # Opening reads the first block: this checks the header (the rows are _read_csv's).
     skipping = replace(job, skip_bad_rows=True)
     _open_csv(path, skipping, list(dict.fromkeys(job.columns.values())), [])
     return [Piece(path, CSV, 0, None)]
@@ -713,14 +713,19 @@ def _read_csv(piece: Piece, job: Job) -> Iterator[tuple[Where, dict[str, Any]]]:
 # ----- Arrow IPC (Feather V2) files and streams
 
 
-def _open_ipc(path: str) -> tuple[Any, Any]:
-    """(reader, its file) for an Arrow IPC file, else an IPC stream."""
+def _open_ipc(path: str, fields: list[int] | None = None) -> tuple[Any, Any]:
+    """(reader, its file) for an Arrow IPC file, else an IPC stream; only `fields` are
+    read from a file (all of a stream)."""
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
-    source = pa.OSFile(path)
     try:
-        return ipc.open_file(source), source
+        source = pa.OSFile(path)
+    except (pa.ArrowException, OSError) as e:
+        raise _corrupt(path, "", e) from None
+    try:
+        options = ipc.IpcReadOptions(included_fields=fields)
+        return ipc.open_file(source, options=options), source
     except (pa.ArrowException, OSError):
         pass
     try:
@@ -732,6 +737,7 @@ def _open_ipc(path: str) -> tuple[Any, Any]:
 
 
 def _plan_ipc(path: str, job: Job, split: bool) -> list[Piece]:
+    import pyarrow as pa
     import pyarrow.ipc as ipc
 
     reader, source = _open_ipc(path)
@@ -739,7 +745,10 @@ def _plan_ipc(path: str, job: Job, split: bool) -> list[Piece]:
         _check_columns(path, job, reader.schema.names)
         rows = None
         if isinstance(reader, ipc.RecordBatchFileReader):
-            rows = sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+            try:
+                rows = reader.count_rows()
+            except (pa.ArrowException, OSError) as e:
+                raise _corrupt(path, "", e) from None
     return [Piece(path, IPC, 0, rows)]
 
 
@@ -747,8 +756,13 @@ def _read_ipc(piece: Piece, job: Job) -> Iterator[tuple[Where, dict[str, Any]]]:
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
-    reader, source = _open_ipc(piece.path)
     names = job.columns
+    reader, source = _open_ipc(piece.path)
+    if isinstance(reader, ipc.RecordBatchFileReader):  # read the needed columns only
+        schema = reader.schema.names
+        source.close()
+        wanted = sorted({schema.index(c) for c in names.values()})
+        reader, source = _open_ipc(piece.path, wanted)
     with source:
         if isinstance(reader, ipc.RecordBatchFileReader):
             count = reader.num_record_batches
@@ -776,6 +790,10 @@ def _read_ipc(piece: Piece, job: Job) -> Iterator[tuple[Where, dict[str, Any]]]:
 # ----- NPY and NPZ
 
 
+# What reading an .npy payload (or an .npz member) raises when it is truncated or corrupt.
+_NPY_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
 @dataclass(frozen=True)
 class _NpyLayout:
     """Where the rows of an .npy payload are: header parsed, nothing read yet."""
@@ -799,7 +817,7 @@ def _npy_layout(f: BinaryIO, path: str) -> _NpyLayout:
             shape, fortran, dtype = fmt.read_array_header_1_0(f)
         else:
             shape, fortran, dtype = fmt.read_array_header_2_0(f)
-    except (ValueError, OSError, EOFError) as e:
+    except Exception as e:  # numpy's header parser raises many kinds (SyntaxError, ...)
         raise _corrupt(path, "", e) from None
     if dtype.hasobject:
         raise BadInput(f"{path}: holds Python objects; save numeric arrays (np.save)")
@@ -863,9 +881,7 @@ def _read_exactly(
 ) -> np.ndarray:
     try:
         data = f.read(size)
-    except (OSError, zipfile.BadZipFile, EOFError) as e:
-        raise _corrupt(path, f"{name}rows from {lo} ", e) from None
-    except Exception as e:  # zlib.error and friends from compressed members
+    except _NPY_ERRORS as e:
         raise _corrupt(path, f"{name}rows from {lo} ", e) from None
     row_bytes = layout.row_bytes if layout is not None else dtype.itemsize
     if len(data) < size:
@@ -916,8 +932,11 @@ def _plan_npz(path: str, job: Job, split: bool) -> list[Piece]:
         _check_columns(path, job, list(members))
         rows = {}
         for name in dict.fromkeys(job.columns.values()):
-            with zf.open(members[name]) as f:
-                layout = _npy_layout(f, f"{path}[{name}]")
+            try:
+                with zf.open(members[name]) as f:
+                    layout = _npy_layout(f, f"{path}[{name}]")
+            except _NPY_ERRORS as e:
+                raise _corrupt(path, f"array {name!r} ", e) from None
             if layout.width != 1 or layout.dtype.names is not None:
                 raise BadInput(
                     f"{path}: array {name!r} is not 1-D; save one 1-D array per column "
@@ -939,7 +958,7 @@ def _read_npz(piece: Piece, job: Job) -> Iterator[tuple[Where, dict[str, Any]]]:
         for name in names:
             try:
                 f = stack.enter_context(zf.open(members[name]))
-            except (zipfile.BadZipFile, OSError) as e:
+            except _NPY_ERRORS as e:
                 raise _corrupt(piece.path, f"array {name!r} ", e) from None
             streams[name] = (f, _npy_layout(f, f"{piece.path}[{name}]"))
         rows = piece.rows or 0
@@ -1079,11 +1098,17 @@ class PerRowWriter:
 
         values, mask = losses if isinstance(losses, tuple) else (losses, None)
         array = pa.array(values.astype(np.float64, copy=False), mask=mask)
-        self.writer.write_batch(pa.record_batch([array], schema=self.schema))
+        try:
+            self.writer.write_batch(pa.record_batch([array], schema=self.schema))
+        except OSError as e:
+            raise BadInput(f"--per-row {self.path}: cannot write ({e})") from None
 
     def commit(self) -> None:
-        self.writer.close()
-        os.replace(self.tmp, self.path)
+        try:
+            self.writer.close()
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            raise BadInput(f"--per-row {self.path}: cannot write ({e})") from None
 
     def discard(self) -> None:
         with contextlib.suppress(Exception):

@@ -1303,26 +1303,27 @@ def reliability_bins(bins: np.ndarray, target: int = PLOT_BINS) -> list[dict[str
     """The fine histogram merged into about `target` bins of equal weight (quantile-like,
     so rare positives still get several points): predicted and observed rate, rows."""
     total = bins[_BIN_WEIGHT].sum()
-    merged: list[dict[str, float]] = []
-    acc = np.zeros(4)
+    groups: list[tuple[int, int, np.ndarray]] = []  # fine bins [lo, hi), their sums
     lo = 0
-    for i in range(N_BINS):
-        acc += bins[:, i]
-        last = i == N_BINS - 1
-        if acc[_BIN_ROWS] and (acc[_BIN_WEIGHT] >= total / target or last):
-            edges = np.concatenate([[0.0], BIN_EDGES, [1.0]])
-            merged.append(
-                {
-                    "low": float(edges[lo]),
-                    "high": float(edges[i + 1]),
-                    "predicted": _divide(acc[_BIN_WPREDS], acc[_BIN_WEIGHT]),
-                    "observed": _divide(acc[_BIN_WLABELS], acc[_BIN_WEIGHT]),
-                    "rows": float(acc[_BIN_ROWS]),
-                }
-            )
-            acc = np.zeros(4)
-            lo = i + 1
-    return merged
+    for hi in range(1, N_BINS + 1):
+        acc = bins[:, lo:hi].sum(axis=1)
+        if acc[_BIN_ROWS] and (acc[_BIN_WEIGHT] >= total / target or hi == N_BINS):
+            groups.append((lo, hi, acc))
+            lo = hi
+    if len(groups) > 1 and groups[-1][2][_BIN_WEIGHT] < total / target / 2:
+        (first, _, a), (_, last, b) = groups[-2:]  # a small remainder joins its neighbour
+        groups[-2:] = [(first, last, a + b)]
+    edges = np.concatenate([[0.0], BIN_EDGES, [1.0]])
+    return [
+        {
+            "low": float(edges[lo]),
+            "high": float(edges[hi]),
+            "predicted": _divide(acc[_BIN_WPREDS], acc[_BIN_WEIGHT]),
+            "observed": _divide(acc[_BIN_WLABELS], acc[_BIN_WEIGHT]),
+            "rows": float(acc[_BIN_ROWS]),
+        }
+        for lo, hi, acc in groups
+    ]
 
 
 def plot_reliability(path: str, total: Totals, values: dict[str, Any]) -> None:

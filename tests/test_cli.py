@@ -298,6 +298,16 @@ def test_dask_engine_on_a_local_cluster_agrees_with_local(tmp_path, capsys, data
         assert dask[key] == pytest.approx(local[key], rel=1e-9, abs=0), key
     want, _ = reference(data["logit"], data["label"], data["weight"], from_logits=True)
     assert_report(dask, want, rtol_of("parquet"))
+    # a bad row found on a worker: the same one line as the local engine, status 2
+    bad = dict(cols, x=cols["x"].copy())
+    bad["x"][2345] = np.nan
+    write(tmp_path / "b.npy", "npy", {k: v[halves[1]] for k, v in bad.items()})
+    status, out, err = run(["eval", *args, "--engine", "dask"], capsys)
+    assert (status, out) == (2, "")
+    assert err == (
+        f"xent eval: error: {tmp_path / 'b.npy'}: column 'x', row {2345 - 1500}: prediction is "
+        "NaN; fix the data or pass --on-bad-rows skip to leave such rows out\n"
+    )
 
 
 def test_dask_pieces_cover_every_row_once(tmp_path, data):

@@ -1559,8 +1559,7 @@ def _require(module: str, extra: str) -> None:
 
 
 def _import_readers() -> None:
-    """Import what every run needs (the rest is imported when a file needs it)."""
-    import pyarrow.compute
+    """Import what most runs need (the rest, e.g. pyarrow.compute for CSV, when needed)."""
     import pyarrow.parquet  # noqa: F401
 
 

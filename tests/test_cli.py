@@ -538,8 +538,20 @@ def test_skip_counts_each_row_once_by_its_first_reason(tmp_path, capsys, data):
         (["--label-smoothing", "1.5"], "--label-smoothing must be in [0, 1]"),
         (["--scheduler", "tcp://x:1"], "--scheduler needs --engine dask"),
         (["--engine", "dask", "--per-row", "o.parquet"], "--per-row is written by the local"),
+        (["--plot", "/nowhere/at/all/p.png"], "the directory /nowhere/at/all does not exist"),
+        (["--per-row", "/nowhere/at/all/o.parquet"], "the directory /nowhere/at/all does not"),
     ],
-    ids=["pos-weight-probs", "focal-probs", "alpha-alone", "gamma<0", "ls>1", "scheduler", "dask"],
+    ids=[
+        "pos-weight-probs",
+        "focal-probs",
+        "alpha-alone",
+        "gamma<0",
+        "ls>1",
+        "scheduler",
+        "dask",
+        "plot-dir",
+        "per-row-dir",
+    ],
 )
 def test_bad_option_combinations(tmp_path, capsys, data, argv, message):
     path = write(tmp_path / "p.parquet", "parquet", {"p": data["prob"], "y": data["label"]})

@@ -1568,6 +1568,9 @@ def evaluate(args: argparse.Namespace) -> int:
     _require("pyarrow", "cli")
     if args.plot is not None:
         _require("matplotlib", "cli")
+        directory = os.path.dirname(os.path.abspath(args.plot))
+        if not os.path.isdir(directory):  # found out now, not after scoring every row
+            raise BadInput(f"--plot {args.plot}: the directory {directory} does not exist")
     if args.engine == "dask":
         _require("distributed", "dask")
         _require("dask.dataframe", "dask")
@@ -1605,7 +1608,8 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``xent`` command line; returns the exit status (0, or 2 for bad input)."""
+    """Run the ``xent`` command line and return its exit status: 0, or 2 for bad input
+    (argparse's own usage errors, such as a missing --input, exit with status 2)."""
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with status 2 on bad arguments, as argparse does
     try:

@@ -226,9 +226,11 @@ def score(
         xs, ys = x[part], y[part]
         ls = elementwise_loss(job, xs, ys)
         p = sigmoid(namespace(xs), xs) if job.from_logits else xs
+        positives = _sum64(ys)
+        sums[_POSITIVES] += positives
         if w is None:
             sums[_WEIGHT] += len(xs)
-            sums[_WLABELS] += _sum64(ys)
+            sums[_WLABELS] += positives
             sums[_WPREDS] += _sum64(p)
         else:
             ws = w[part]
@@ -236,7 +238,6 @@ def score(
             sums[_WEIGHT] += _sum64(ws)
             sums[_WLABELS] += _sum64(ws * ys)
             sums[_WPREDS] += _sum64(ws * p)
-        sums[_POSITIVES] += _sum64(ys)
         sums[_LOSS] += _sum64(ls)
         loss[part] = ls
         if bins is not None:

@@ -20,8 +20,9 @@ pq = pytest.importorskip("pyarrow.parquet")
 pytest.importorskip("pyarrow.csv")
 
 from xent import cli  # noqa: E402  (after the importorskip of its dependencies)
+from xent.cli import _checks, _engines, _job, _report, _sources  # noqa: E402
 
-SRC = str(Path(cli.__file__).resolve().parents[1])
+SRC = str(Path(cli.__file__).resolve().parents[2])
 EPS32 = float(np.finfo(np.float32).eps)
 EPS64 = float(np.finfo(np.float64).eps)
 N = 3000
@@ -151,7 +152,7 @@ def run_json(argv: list, capsys: pytest.CaptureFixture[str]) -> dict:
 
 
 def assert_report(got: dict, want: dict, rtol: float) -> None:
-    assert list(got) == list(cli.REPORT_KEYS)
+    assert list(got) == list(_report.REPORT_KEYS)
     assert got["count"] == want["count"]
     assert got["positives"] == pytest.approx(want["positives"], rel=rtol)
     for key in ("loss", "base_rate", "normalized_entropy", "mean_prediction", "calibration"):
@@ -235,7 +236,7 @@ def test_report_does_not_depend_on_the_batch_size(tmp_path, capsys, data, kind):
         for b in (1, 7, 1000, N)
     ]
     for other in reports[1:]:
-        for key in cli.REPORT_KEYS[:-1]:  # all but seconds
+        for key in _report.REPORT_KEYS[:-1]:  # all but seconds
             assert other[key] == pytest.approx(reports[0][key], rel=4 * EPS64, abs=0), key
 
 
@@ -244,14 +245,14 @@ def test_compensated_sums_do_not_depend_on_grouping():
     values = rng.standard_normal(1000) * 10.0 ** rng.integers(-8, 8, 1000)
     parts = []
     for v in values:
-        t = cli.Totals(count=1)
+        t = _job.Totals(count=1)
         t.sums[:] = v
         parts.append(t)
     exact = math.fsum(values)  # correctly rounded
-    forward = cli.combine_all(parts).value(cli._LOSS)
-    backward = cli.combine_all(parts[::-1]).value(cli._LOSS)
-    halves = cli.combine(cli.combine_all(parts[:500]), cli.combine_all(parts[500:]))
-    for got in (forward, backward, halves.value(cli._LOSS)):
+    forward = _job.combine_all(parts).value(_job._LOSS)
+    backward = _job.combine_all(parts[::-1]).value(_job._LOSS)
+    halves = _job.combine(_job.combine_all(parts[:500]), _job.combine_all(parts[500:]))
+    for got in (forward, backward, halves.value(_job._LOSS)):
         assert got == pytest.approx(exact, rel=2 * EPS64, abs=0)
 
 
@@ -294,7 +295,7 @@ def test_dask_engine_on_a_local_cluster_agrees_with_local(tmp_path, capsys, data
     args += ["--from-logits", "--weight-col", "w", "--batch-rows", "300"]
     local = run_json(args, capsys)
     dask = run_json([*args, "--engine", "dask"], capsys)
-    for key in cli.REPORT_KEYS[:-1]:
+    for key in _report.REPORT_KEYS[:-1]:
         assert dask[key] == pytest.approx(local[key], rel=1e-9, abs=0), key
     want, _ = reference(data["logit"], data["label"], data["weight"], from_logits=True)
     assert_report(dask, want, rtol_of("parquet"))
@@ -312,13 +313,13 @@ def test_dask_engine_on_a_local_cluster_agrees_with_local(tmp_path, capsys, data
 
 def test_dask_pieces_cover_every_row_once(tmp_path, data):
     path = write(tmp_path / "a.parquet", "parquet", {"x": data["logit"], "y": data["label"]}, 400)
-    job = cli.Job(input="x", target="y", from_logits=True, batch_rows=128)
-    pieces = cli.plan([str(path)], job, split=True)
+    job = _job.Job(input="x", target="y", from_logits=True, batch_rows=128)
+    pieces = _sources.plan([str(path)], job, split=True)
     assert len(pieces) == 8  # one per row group
-    totals = cli.combine_all([cli.score_piece(p, job) for p in pieces])
+    totals = _job.combine_all([_engines.score_piece(p, job) for p in pieces])
     assert totals.count == N
     want, _ = reference(data["logit"], data["label"], from_logits=True)
-    got = cli.report(totals, job, 0.0)
+    got = _report.report(totals, job, 0.0)
     assert got["loss"] == pytest.approx(want["loss"], rel=rtol_of("parquet"))
 
 
@@ -615,16 +616,16 @@ def test_plot_is_a_png_of_the_expected_size(tmp_path, capsys, data, weighted):
         capsys,
     )
     assert status == 0, err
-    width, height = cli.PLOT_SIZE
-    assert _png_size(png) == (round(width * cli.PLOT_DPI), round(height * cli.PLOT_DPI))
+    width, height = _report.PLOT_SIZE
+    assert _png_size(png) == (round(width * _report.PLOT_DPI), round(height * _report.PLOT_DPI))
 
 
 def test_reliability_bins_hold_the_weighted_rates(data):
     x, y, w = data["logit"], data["label"], data["weight"]
-    job = cli.Job(input="x", target="y", weight="w", from_logits=True, bins=True)
-    clean = cli.check_batch(job, cli.Where("f", 0), {"input": x, "target": y, "weight": w})
-    totals, _ = cli.score(job, clean.x, clean.y, clean.w)
-    bins = cli.reliability_bins(totals.bins)
+    job = _job.Job(input="x", target="y", weight="w", from_logits=True, bins=True)
+    clean = _checks.check_batch(job, _checks.Where("f", 0), {"input": x, "target": y, "weight": w})
+    totals, _ = _job.score(job, clean.x, clean.y, clean.w)
+    bins = _report.reliability_bins(totals.bins)
     assert sum(b["rows"] for b in bins) == N
     p = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
     for b in bins:  # each bin: weighted mean prediction and label of the rows in it
@@ -663,8 +664,8 @@ def test_subprocess_report_and_bad_input(tmp_path, data):
 
 def test_progress_bar_draws_rows_rate_and_eta(capsys, monkeypatch):
     clock = iter([0.0, 1.0, 2.0])
-    monkeypatch.setattr(cli.time, "perf_counter", lambda: next(clock))
-    progress = cli.Progress(total=4_000_000, enabled=True)
+    monkeypatch.setattr(_engines.time, "perf_counter", lambda: next(clock))
+    progress = _engines.Progress(total=4_000_000, enabled=True)
     progress.update(1_000_000)
     progress.close()
     err = capsys.readouterr().err

@@ -1,0 +1,262 @@
+r"""``xent eval``: the log loss (and friends) of prediction files of any size.
+
+::
+
+    xent eval FILE... --input COL --target COL [--from-logits] [--pos-weight W]
+        [--weight-col COL] [--label-smoothing LS] [--focal-gamma G --focal-alpha A]
+        [--reduction mean|sum] [--engine local|dask] [--scheduler ADDRESS]
+        [--format text|json] [--per-row OUT.parquet] [--plot FILE.png]
+        [--batch-rows N] [--on-bad-rows error|skip]
+
+The files (Parquet files, directories and globs, CSV, Arrow IPC/Feather, NPY,
+NPZ) are streamed in record batches of ``--batch-rows`` rows: memory is bounded
+by the batch, not by the file. Each batch is checked, scored with the binary
+family of ``xent._binary`` (reduction 'none'), and reduced to a few float64 sums
+(:class:`Totals`); the sums of the batches (local engine) or of the partitions
+(Dask engine) are merged by one function, :func:`combine`, with compensated
+(Neumaier) addition, so the report does not depend on how the rows were cut.
+
+With weights w (``--weight-col``, else w = 1), labels y, predicted probabilities
+p (sigmoid of the logits with ``--from-logits``) and per-row losses l:
+
+- loss: sum(w l) for ``--reduction sum``; sum(w l) / sum(w) for 'mean' (the
+  weighted mean of scikit-learn's log_loss, *not* PyTorch's sum(w l) / N);
+- base rate r = sum(w y) / sum(w); normalized entropy = mean loss / H(r),
+  H(r) = -(r log r + (1 - r) log(1 - r)); mean prediction = sum(w p) / sum(w);
+  calibration = mean prediction / r.
+
+This module is the command line only: nothing in xent imports it, and it imports
+pyarrow, matplotlib and dask only when a command needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from .._checks import check_finite_number, check_gamma, check_label_smoothing
+from .._version import __version__
+from ._checks import BadInput
+from ._engines import PerRowWriter, Progress, run_dask, run_local
+from ._job import DEFAULT_BATCH_ROWS, Job
+from ._report import format_json, format_text, plot_reliability, report, skipped_summary
+from ._sources import plan
+
+__all__ = ["main"]
+
+PROG = "xent eval"
+BAD_INPUT = 2  # exit status for bad input and bad arguments (argparse's own)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xent", description="Cross-entropy losses, exactly as PyTorch and Keras compute them."
+    )
+    parser.add_argument("--version", action="version", version=f"xent {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    ev = commands.add_parser(
+        "eval",
+        help="score prediction files (log loss, normalized entropy, calibration)",
+        description=(
+            "Score prediction files of any size: loss, count, positives, base rate, "
+            "normalized entropy, mean prediction, calibration. Files: Parquet (files, "
+            "directories, globs), CSV, Arrow IPC/Feather, NPY, NPZ; streamed in batches."
+        ),
+    )
+    ev.add_argument("files", nargs="+", metavar="FILE", help="prediction files, directories, globs")
+    ev.add_argument("--input", required=True, metavar="COL", help="predictions column")
+    ev.add_argument("--target", required=True, metavar="COL", help="labels column, in [0, 1]")
+    ev.add_argument(
+        "--from-logits", action="store_true", help="the predictions are logits, not probabilities"
+    )
+    ev.add_argument(
+        "--pos-weight", type=_float, metavar="W", help="weight of the positive term (logits only)"
+    )
+    ev.add_argument(
+        "--weight-col", metavar="COL", help="per-row weights: weighted sums and weighted means"
+    )
+    ev.add_argument(
+        "--label-smoothing", type=_float, default=0.0, metavar="LS", help="targets y(1-LS)+LS/2"
+    )
+    ev.add_argument(
+        "--focal-gamma",
+        type=_float,
+        metavar="G",
+        help="sigmoid focal loss (torchvision), on logits",
+    )
+    ev.add_argument(
+        "--focal-alpha",
+        type=_float,
+        metavar="A",
+        help="focal balance of positives (default 0.25; negative disables it)",
+    )
+    ev.add_argument("--reduction", choices=("mean", "sum"), default="mean")
+    ev.add_argument("--engine", choices=("local", "dask"), default="local")
+    ev.add_argument(
+        "--scheduler", metavar="ADDRESS", help="Dask scheduler (default: a LocalCluster)"
+    )
+    ev.add_argument("--format", choices=("text", "json"), default="text")
+    ev.add_argument("--per-row", metavar="OUT.parquet", help="write each row's loss to Parquet")
+    ev.add_argument("--plot", metavar="FILE.png", help="write a reliability diagram (PNG)")
+    ev.add_argument(
+        "--batch-rows",
+        type=_positive_int,
+        default=DEFAULT_BATCH_ROWS,
+        metavar="N",
+        help=f"rows per batch (default {DEFAULT_BATCH_ROWS})",
+    )
+    ev.add_argument("--on-bad-rows", choices=("error", "skip"), default="error")
+    return parser
+
+
+def make_job(args: argparse.Namespace) -> Job:
+    """The Job of the parsed arguments; BadInput for combinations that make no sense."""
+    focal = args.focal_gamma is not None
+    try:
+        label_smoothing = check_label_smoothing(args.label_smoothing)
+    except ValueError:
+        raise BadInput(f"--label-smoothing must be in [0, 1], got {args.label_smoothing}") from None
+    try:
+        gamma = check_gamma(args.focal_gamma) if focal else None
+    except ValueError:
+        raise BadInput(f"--focal-gamma must be >= 0, got {args.focal_gamma}") from None
+    try:
+        pos_weight = None
+        if args.pos_weight is not None:
+            pos_weight = check_finite_number(args.pos_weight, "pos_weight")
+    except ValueError:
+        raise BadInput(f"--pos-weight must be a finite number, got {args.pos_weight}") from None
+    if args.focal_alpha is not None and not focal:
+        raise BadInput("--focal-alpha needs --focal-gamma (pass both for the focal loss)")
+    if (focal or pos_weight is not None) and not args.from_logits:
+        flag = "--focal-gamma" if focal else "--pos-weight"
+        raise BadInput(
+            f"{flag} needs logits (torchvision's focal loss and PyTorch's pos_weight are "
+            "defined on logits); pass --from-logits with a logits column"
+        )
+    if focal and pos_weight is not None:
+        raise BadInput("--pos-weight does not apply to the focal loss; pass one of them")
+    if args.scheduler is not None and args.engine != "dask":
+        raise BadInput("--scheduler needs --engine dask")
+    if args.per_row is not None and args.engine == "dask":
+        raise BadInput(
+            "--per-row is written by the local engine (one file, in row order); "
+            "drop --engine dask, or --per-row"
+        )
+    alpha = 0.25 if args.focal_alpha is None else args.focal_alpha
+    if not math.isfinite(alpha):
+        raise BadInput(f"--focal-alpha must be a finite number, got {alpha}")
+    return Job(
+        input=args.input,
+        target=args.target,
+        weight=args.weight_col,
+        from_logits=args.from_logits,
+        pos_weight=pos_weight,
+        label_smoothing=label_smoothing,
+        focal_gamma=gamma,
+        focal_alpha=alpha,
+        reduction=args.reduction,
+        skip_bad_rows=args.on_bad_rows == "skip",
+        batch_rows=args.batch_rows,
+        bins=args.plot is not None,
+    )
+
+
+def _require(module: str, extra: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise BadInput(f"this needs {module}; install it with pip install 'xent[{extra}]'")
+
+
+def _import_readers() -> None:
+    """Import what most runs need (the rest, e.g. pyarrow.compute for CSV, when needed)."""
+    import pyarrow.parquet  # noqa: F401
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    job = make_job(args)
+    _require("pyarrow", "cli")
+    if args.plot is not None:
+        _require("matplotlib", "cli")
+        directory = os.path.dirname(os.path.abspath(args.plot))
+        if not os.path.isdir(directory):  # found out now, not after scoring every row
+            raise BadInput(f"--plot {args.plot}: the directory {directory} does not exist")
+    if args.engine == "dask":
+        _require("distributed", "dask")
+        _require("dask.dataframe", "dask")
+    _import_readers()  # before the clock starts
+    progress = Progress(None, enabled=sys.stderr.isatty())
+    pieces = plan(args.files, job, split=args.engine == "dask")
+    files = len({p.path for p in pieces})
+    known = [p.rows for p in pieces]
+    progress.total = None if None in known else sum(r or 0 for r in known)
+    writer = PerRowWriter(args.per_row) if args.per_row is not None else None
+    try:
+        if args.engine == "dask":
+            total = run_dask(pieces, job, progress, args.scheduler)
+        else:
+            total = run_local(pieces, job, progress, writer)
+        seconds = time.perf_counter() - progress.start
+        values = report(total, job, seconds)
+        if args.plot is not None:
+            plot_reliability(args.plot, total, values)
+        if writer is not None:
+            writer.commit()
+            writer = None
+    finally:
+        progress.close()
+        if writer is not None:
+            writer.discard()
+    summary = skipped_summary(total)
+    if args.format == "json":
+        print(format_json(values))
+        if summary is not None:
+            print(f"{PROG}: {summary}", file=sys.stderr)
+    else:
+        print(format_text(values, total, job, files))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``xent`` command line and return its exit status: 0, or 2 for bad input
+    (argparse's own usage errors, such as a missing --input, exit with status 2)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits with status 2 on bad arguments, as argparse does
+    try:
+        return evaluate(args)
+    except BadInput as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. piped into head
+        with contextlib.suppress(OSError):
+            sys.stderr.close()
+        return 1

@@ -1,0 +1,230 @@
+"""The engines: local (batches scored on a thread pool, merged in row order, with
+--per-row) and Dask (one partition per piece); the progress bar and the per-row
+Parquet writer."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from ._checks import BadInput, Where, _from_numpy, check_batch
+from ._job import _MALFORMED, Job, Totals, combine, combine_all, score
+from ._report import _si
+from ._sources import _READERS, Piece
+
+# --------------------------------------------------------------------------- engines
+
+
+def _score_batch(job: Job, where: Where, columns: dict[str, Any]) -> tuple[Totals, Any]:
+    """Totals of one batch and, for --per-row, its losses (null where a row was skipped)."""
+    malformed = columns.pop("malformed", 0)
+    if "input" not in columns:  # only a count of malformed CSV lines
+        totals = Totals()
+        totals.skipped[_MALFORMED] += malformed
+        return totals, None
+    clean = check_batch(job, where, columns)
+    totals, loss = score(job, clean.x, clean.y, clean.w)
+    totals.skipped += clean.skipped
+    totals.skipped[_MALFORMED] += malformed
+    if clean.keep is None:
+        return totals, loss
+    full = np.zeros(len(clean.keep), dtype=loss.dtype)
+    full[clean.keep] = loss
+    return totals, (full, ~clean.keep)
+
+
+def score_piece(piece: Piece, job: Job) -> Totals:
+    """The totals of one piece (a Dask partition), batch after batch."""
+    total = Totals()
+    for where, columns in _READERS[piece.kind](piece, job):
+        total = combine(total, _score_batch(job, where, columns)[0])
+    return total
+
+
+class Progress:
+    """rows, rows/s and ETA on one stderr line, redrawn at most 10 times a second."""
+
+    def __init__(self, total: int | None, enabled: bool) -> None:
+        self.total, self.enabled = total, enabled
+        self.rows = 0
+        self.start = self.last = time.perf_counter()
+
+    def restart(self) -> None:
+        """Start the clock again (after a Dask cluster has started)."""
+        self.start = self.last = time.perf_counter()
+
+    def update(self, rows: int) -> None:
+        self.rows += rows
+        now = time.perf_counter()
+        if not self.enabled or now - self.last < 0.1:
+            return
+        self.last = now
+        rate = self.rows / max(now - self.start, 1e-9)
+        line = f"{self.rows:,} rows"
+        if self.total:
+            line = f"{self.rows:,}/{self.total:,} rows ({100 * self.rows / self.total:.0f}%)"
+        line += f"  {_si(rate)} rows/s"
+        if self.total and rate > 0:
+            line += f"  ETA {_clock(max(self.total - self.rows, 0) / rate)}"
+        sys.stderr.write("\r" + line + "\x1b[K")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.last > self.start:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class PerRowWriter:
+    """Each row's loss to Parquet, streamed into a temporary file renamed at the end;
+    removed if the run fails, so no partial output is left behind."""
+
+    def __init__(self, path: str) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.path = path
+        directory, name = os.path.split(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise BadInput(f"--per-row {path}: the directory {directory} does not exist")
+        self.tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+        self.schema = pa.schema([pa.field("loss", pa.float64())])
+        try:
+            # Losses are all distinct: a dictionary would only cost time (6x).
+            self.writer = pq.ParquetWriter(self.tmp, self.schema, use_dictionary=False)
+        except OSError as e:
+            raise BadInput(f"--per-row {path}: cannot write ({e})") from None
+
+    def write(self, losses: Any) -> None:
+        import pyarrow as pa
+
+        values, mask = losses if isinstance(losses, tuple) else (losses, None)
+        array = _from_numpy(values, mask)
+        try:
+            self.writer.write_batch(pa.record_batch([array], schema=self.schema))
+        except OSError as e:
+            raise BadInput(f"--per-row {self.path}: cannot write ({e})") from None
+
+    def commit(self) -> None:
+        try:
+            self.writer.close()
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            raise BadInput(f"--per-row {self.path}: cannot write ({e})") from None
+
+    def discard(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        with contextlib.suppress(OSError):
+            os.remove(self.tmp)
+
+
+def _threads() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+def run_local(
+    pieces: Sequence[Piece], job: Job, progress: Progress, writer: PerRowWriter | None
+) -> Totals:
+    """Read in this thread, score batches on a thread pool (NumPy releases the GIL),
+    and merge the batch totals in row order."""
+    threads = _threads()
+    total = Totals()
+    pending: deque[Any] = deque()
+
+    def finish(future: Any) -> None:
+        nonlocal total
+        totals, losses = future.result()
+        if writer is not None and losses is not None:
+            writer.write(losses)
+        total = combine(total, totals)
+        progress.update(totals.count + int(totals.skipped.sum()))
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="xent-eval") as pool:
+        try:
+            for piece in pieces:
+                for where, columns in _READERS[piece.kind](piece, job):
+                    pending.append(pool.submit(_score_batch, job, where, columns))
+                    while len(pending) > threads + 1:
+                        finish(pending.popleft())
+            while pending:
+                finish(pending.popleft())
+        finally:
+            for future in pending:
+                future.cancel()
+    return total
+
+
+def _partial_frame(piece: Piece, job: Job) -> Any:
+    """A Dask partition: the piece's Totals as one float64 column."""
+    import pandas as pd
+
+    return pd.DataFrame({"totals": score_piece(piece, job).to_vector()})
+
+
+def run_dask(
+    pieces: Sequence[Piece], job: Job, progress: Progress, scheduler: str | None
+) -> Totals:
+    """One dask.dataframe partition per piece, each reduced to its Totals on a worker,
+    merged here in piece order by the same :func:`combine` as the local engine."""
+    import logging
+
+    import dask.dataframe as dd
+    import pandas as pd
+    from distributed import Client, LocalCluster, as_completed
+
+    if not pieces:
+        return Totals()
+    with contextlib.ExitStack() as stack:
+        if scheduler is None:  # the cluster's start-up is not counted in the report's seconds
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=2,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    # A failing task (a bad row) must not print the workers' tracebacks.
+                    silence_logs=logging.CRITICAL,
+                )
+            )
+            client = stack.enter_context(Client(cluster))
+        else:
+            try:
+                client = stack.enter_context(Client(scheduler, timeout="20s"))
+            except (OSError, TimeoutError) as e:
+                raise BadInput(f"--scheduler {scheduler}: cannot connect ({e})") from None
+        progress.restart()
+        frame = dd.from_map(
+            _partial_frame,
+            list(pieces),
+            job=job,
+            meta=pd.DataFrame({"totals": pd.Series([], dtype=np.float64)}),
+            enforce_metadata=False,
+        )
+        futures = client.compute(frame.to_delayed())
+        index = {future.key: i for i, future in enumerate(futures)}
+        try:
+            for future in as_completed(futures):
+                progress.update(pieces[index[future.key]].rows or 0)
+                future.result()  # raises the first failure (a BadInput from a worker)
+            parts = [Totals.from_vector(f.result()["totals"].to_numpy()) for f in futures]
+        finally:
+            client.cancel(futures)
+    return combine_all(parts)

@@ -249,10 +249,10 @@ def test_compensated_sums_do_not_depend_on_grouping():
         t.sums[:] = v
         parts.append(t)
     exact = math.fsum(values)  # correctly rounded
-    forward = _job.combine_all(parts).value(_job._LOSS)
-    backward = _job.combine_all(parts[::-1]).value(_job._LOSS)
+    forward = _job.combine_all(parts).value(_job.LOSS)
+    backward = _job.combine_all(parts[::-1]).value(_job.LOSS)
     halves = _job.combine(_job.combine_all(parts[:500]), _job.combine_all(parts[500:]))
-    for got in (forward, backward, halves.value(_job._LOSS)):
+    for got in (forward, backward, halves.value(_job.LOSS)):
         assert got == pytest.approx(exact, rel=2 * EPS64, abs=0)
 
 

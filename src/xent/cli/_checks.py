@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 
 from ._job import (
-    _LABEL,
-    _MISSING,
-    _NAN_PREDICTION,
-    _PREDICTION_RANGE,
-    _UNPARSEABLE,
-    _WEIGHT_BAD,
+    LABEL,
+    MISSING,
+    NAN_PREDICTION,
+    PREDICTION_RANGE,
     REASONS,
+    UNPARSEABLE,
+    WEIGHT_BAD,
     Job,
 )
 
@@ -96,7 +96,7 @@ def _to_numpy(array: Any) -> tuple[np.ndarray, np.ndarray | None]:
     return values, missing
 
 
-def _from_numpy(values: np.ndarray, missing: np.ndarray | None) -> Any:
+def from_numpy(values: np.ndarray, missing: np.ndarray | None) -> Any:
     """A float64 Arrow array of `values`, null where `missing` (without pandas)."""
     import pyarrow as pa
 
@@ -219,21 +219,21 @@ def check_batch(job: Job, where: Where, columns: dict[str, Any]) -> Clean:
     keep = None
     if not fast:
         checks: list[tuple[int, str, np.ndarray, str]] = []  # reason, role, mask, message
-        for reason, slot in ((_MISSING, 1), (_UNPARSEABLE, 2)):
+        for reason, slot in ((MISSING, 1), (UNPARSEABLE, 2)):
             for role, c in converted.items():
                 if c[slot] is not None:
                     checks.append((reason, role, c[slot], ""))
         if x.dtype.kind == "f":
-            checks.append((_NAN_PREDICTION, "input", np.isnan(x), "prediction is NaN"))
+            checks.append((NAN_PREDICTION, "input", np.isnan(x), "prediction is NaN"))
         if not job.from_logits:
             hint = " (pass --from-logits if the column holds logits)"
             with np.errstate(invalid="ignore"):
                 outside = (x < 0) | (x > 1)
-            checks.append((_PREDICTION_RANGE, "input", outside, "outside [0, 1]" + hint))
-        checks.append((_LABEL, "target", ~((y >= 0) & (y <= 1)), "outside [0, 1]"))
+            checks.append((PREDICTION_RANGE, "input", outside, "outside [0, 1]" + hint))
+        checks.append((LABEL, "target", ~((y >= 0) & (y <= 1)), "outside [0, 1]"))
         if w is not None:
             bad_weight = ~(np.isfinite(w) & (w >= 0)) if w.dtype.kind == "f" else w < 0
-            checks.append((_WEIGHT_BAD, "weight", bad_weight, "negative or not finite"))
+            checks.append((WEIGHT_BAD, "weight", bad_weight, "negative or not finite"))
         bad = np.zeros(n, dtype=bool)
         for reason, _, mask, _ in checks:
             skipped[reason] += np.count_nonzero(mask & ~bad)
@@ -262,12 +262,12 @@ def _first_bad_row(
         if mask.any():
             row = int(np.argmax(mask))
             if best is None or (row, order) < best[:2]:
-                raw = converted[role][3] if reason == _UNPARSEABLE else converted[role][0]
-                if reason == _MISSING:
+                raw = converted[role][3] if reason == UNPARSEABLE else converted[role][0]
+                if reason == MISSING:
                     text = "missing value"
-                elif reason == _UNPARSEABLE:
+                elif reason == UNPARSEABLE:
                     text = f"cannot parse {_describe(raw, row)} as a number"
-                elif reason == _NAN_PREDICTION:
+                elif reason == NAN_PREDICTION:
                     text = message
                 else:
                     noun = {"input": "prediction", "target": "label", "weight": "weight"}[role]

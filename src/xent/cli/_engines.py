@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import BadInput, Where, _from_numpy, check_batch
-from ._job import _MALFORMED, Job, Totals, combine, combine_all, score
-from ._report import _si
-from ._sources import _READERS, Piece
+from ._checks import BadInput, Where, check_batch, from_numpy
+from ._job import MALFORMED, Job, Totals, combine, combine_all, score
+from ._report import si
+from ._sources import READERS, Piece
 
 # --------------------------------------------------------------------------- engines
 
@@ -28,12 +28,12 @@ def _score_batch(job: Job, where: Where, columns: dict[str, Any]) -> tuple[Total
     malformed = columns.pop("malformed", 0)
     if "input" not in columns:  # only a count of malformed CSV lines
         totals = Totals()
-        totals.skipped[_MALFORMED] += malformed
+        totals.skipped[MALFORMED] += malformed
         return totals, None
     clean = check_batch(job, where, columns)
     totals, loss = score(job, clean.x, clean.y, clean.w)
     totals.skipped += clean.skipped
-    totals.skipped[_MALFORMED] += malformed
+    totals.skipped[MALFORMED] += malformed
     if clean.keep is None:
         return totals, loss
     full = np.zeros(len(clean.keep), dtype=loss.dtype)
@@ -44,7 +44,7 @@ def _score_batch(job: Job, where: Where, columns: dict[str, Any]) -> tuple[Total
 def score_piece(piece: Piece, job: Job) -> Totals:
     """The totals of one piece (a Dask partition), batch after batch."""
     total = Totals()
-    for where, columns in _READERS[piece.kind](piece, job):
+    for where, columns in READERS[piece.kind](piece, job):
         total = combine(total, _score_batch(job, where, columns)[0])
     return total
 
@@ -71,7 +71,7 @@ class Progress:
         line = f"{self.rows:,} rows"
         if self.total:
             line = f"{self.rows:,}/{self.total:,} rows ({100 * self.rows / self.total:.0f}%)"
-        line += f"  {_si(rate)} rows/s"
+        line += f"  {si(rate)} rows/s"
         if self.total and rate > 0:
             line += f"  ETA {_clock(max(self.total - self.rows, 0) / rate)}"
         sys.stderr.write("\r" + line + "\x1b[K")
@@ -112,7 +112,7 @@ class PerRowWriter:
         import pyarrow as pa
 
         values, mask = losses if isinstance(losses, tuple) else (losses, None)
-        array = _from_numpy(values, mask)
+        array = from_numpy(values, mask)
         try:
             self.writer.write_batch(pa.record_batch([array], schema=self.schema))
         except OSError as e:
@@ -160,7 +160,7 @@ def run_local(
     with ThreadPoolExecutor(threads, thread_name_prefix="xent-eval") as pool:
         try:
             for piece in pieces:
-                for where, columns in _READERS[piece.kind](piece, job):
+                for where, columns in READERS[piece.kind](piece, job):
                     pending.append(pool.submit(_score_batch, job, where, columns))
                     while len(pending) > threads + 1:
                         finish(pending.popleft())

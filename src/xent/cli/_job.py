@@ -69,7 +69,7 @@ def elementwise_loss(job: Job, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 # The float64 sums each batch contributes; "weight" is the row count when unweighted.
 SUMS = ("positives", "weight", "weighted_labels", "weighted_predictions", "loss")
-_POSITIVES, _WEIGHT, _WLABELS, _WPREDS, _LOSS = range(len(SUMS))
+POSITIVES, WEIGHT, WLABELS, WPREDS, LOSS = range(len(SUMS))
 
 # Why a row can be bad, in the order a row with several problems is counted.
 REASONS = (
@@ -81,7 +81,7 @@ REASONS = (
     "invalid weight",
     "malformed CSV line",
 )
-_MISSING, _UNPARSEABLE, _NAN_PREDICTION, _PREDICTION_RANGE, _LABEL, _WEIGHT_BAD, _MALFORMED = range(
+MISSING, UNPARSEABLE, NAN_PREDICTION, PREDICTION_RANGE, LABEL, WEIGHT_BAD, MALFORMED = range(
     len(REASONS)
 )
 
@@ -90,7 +90,7 @@ _MISSING, _UNPARSEABLE, _NAN_PREDICTION, _PREDICTION_RANGE, _LABEL, _WEIGHT_BAD,
 BIN_LOGITS = np.linspace(-10.0, 10.0, 201)
 BIN_EDGES = 1.0 / (1.0 + np.exp(-BIN_LOGITS))  # in probability, float64
 N_BINS = len(BIN_EDGES) + 1
-_BIN_ROWS, _BIN_WEIGHT, _BIN_WPREDS, _BIN_WLABELS = range(4)
+BIN_ROWS, BIN_WEIGHT, BIN_WPREDS, BIN_WLABELS = range(4)
 
 
 @dataclass
@@ -176,30 +176,30 @@ def score(
         ls = elementwise_loss(job, xs, ys)
         p = sigmoid(namespace(xs), xs) if job.from_logits else xs
         positives = _sum64(ys)
-        sums[_POSITIVES] += positives
+        sums[POSITIVES] += positives
         if w is None:
-            sums[_WEIGHT] += len(xs)
-            sums[_WLABELS] += positives
-            sums[_WPREDS] += _sum64(p)
+            sums[WEIGHT] += len(xs)
+            sums[WLABELS] += positives
+            sums[WPREDS] += _sum64(p)
         else:
             ws = w[part]
             ls = ls * ws
-            sums[_WEIGHT] += _sum64(ws)
-            sums[_WLABELS] += _sum64(ws * ys)
-            sums[_WPREDS] += _sum64(ws * p)
-        sums[_LOSS] += _sum64(ls)
+            sums[WEIGHT] += _sum64(ws)
+            sums[WLABELS] += _sum64(ws * ys)
+            sums[WPREDS] += _sum64(ws * p)
+        sums[LOSS] += _sum64(ls)
         loss[part] = ls
         if bins is not None:
             index = np.searchsorted(BIN_EDGES, p, side="right")
             rows = np.bincount(index, minlength=N_BINS)
-            bins[_BIN_ROWS] += rows
+            bins[BIN_ROWS] += rows
             if w is None:
-                bins[_BIN_WEIGHT] += rows
-                bins[_BIN_WPREDS] += np.bincount(index, weights=p, minlength=N_BINS)
-                bins[_BIN_WLABELS] += np.bincount(index, weights=ys, minlength=N_BINS)
+                bins[BIN_WEIGHT] += rows
+                bins[BIN_WPREDS] += np.bincount(index, weights=p, minlength=N_BINS)
+                bins[BIN_WLABELS] += np.bincount(index, weights=ys, minlength=N_BINS)
             else:
                 ws = w[part]
-                bins[_BIN_WEIGHT] += np.bincount(index, weights=ws, minlength=N_BINS)
-                bins[_BIN_WPREDS] += np.bincount(index, weights=ws * p, minlength=N_BINS)
-                bins[_BIN_WLABELS] += np.bincount(index, weights=ws * ys, minlength=N_BINS)
+                bins[BIN_WEIGHT] += np.bincount(index, weights=ws, minlength=N_BINS)
+                bins[BIN_WPREDS] += np.bincount(index, weights=ws * p, minlength=N_BINS)
+                bins[BIN_WLABELS] += np.bincount(index, weights=ws * ys, minlength=N_BINS)
     return Totals(count=n, sums=sums, bins=bins), loss

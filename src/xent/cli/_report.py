@@ -11,18 +11,18 @@ import numpy as np
 
 from ._checks import BadInput
 from ._job import (
-    _BIN_ROWS,
-    _BIN_WEIGHT,
-    _BIN_WLABELS,
-    _BIN_WPREDS,
-    _LOSS,
-    _POSITIVES,
-    _WEIGHT,
-    _WLABELS,
-    _WPREDS,
     BIN_EDGES,
+    BIN_ROWS,
+    BIN_WEIGHT,
+    BIN_WLABELS,
+    BIN_WPREDS,
+    LOSS,
     N_BINS,
+    POSITIVES,
     REASONS,
+    WEIGHT,
+    WLABELS,
+    WPREDS,
     Job,
     Totals,
 )
@@ -58,12 +58,12 @@ def entropy(rate: float) -> float:
 
 def report(total: Totals, job: Job, seconds: float) -> dict[str, Any]:
     """The figures of the report, under the keys of ``--format json``."""
-    weight = total.value(_WEIGHT)
-    loss_sum = total.value(_LOSS)
+    weight = total.value(WEIGHT)
+    loss_sum = total.value(LOSS)
     mean_loss = _divide(loss_sum, weight)
-    base_rate = _divide(total.value(_WLABELS), weight)
-    mean_prediction = _divide(total.value(_WPREDS), weight)
-    positives = total.value(_POSITIVES)
+    base_rate = _divide(total.value(WLABELS), weight)
+    mean_prediction = _divide(total.value(WPREDS), weight)
+    positives = total.value(POSITIVES)
     return {
         "loss": loss_sum if job.reduction == "sum" else mean_loss,
         "count": total.count,
@@ -92,7 +92,7 @@ def format_json(values: dict[str, Any]) -> str:
     return json.dumps(clean, allow_nan=False)
 
 
-def _si(value: float) -> str:
+def si(value: float) -> str:
     for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if value >= scale:
             return f"{value / scale:.1f}{suffix}"
@@ -115,7 +115,7 @@ def format_text(values: dict[str, Any], total: Totals, job: Job, files: int) -> 
         ("normalized entropy", number(values["normalized_entropy"])),
         ("mean prediction", number(values["mean_prediction"])),
         ("calibration", number(values["calibration"])),
-        ("rows/s", f"{_si(rate)} ({values['seconds']:.3g} s, {files} file{'s' * (files != 1)})"),
+        ("rows/s", f"{si(rate)} ({values['seconds']:.3g} s, {files} file{'s' * (files != 1)})"),
     ]
     summary = skipped_summary(total)
     if summary is not None:
@@ -126,15 +126,15 @@ def format_text(values: dict[str, Any], total: Totals, job: Job, files: int) -> 
 def reliability_bins(bins: np.ndarray, target: int = PLOT_BINS) -> list[dict[str, float]]:
     """The fine histogram merged into about `target` bins of equal weight (quantile-like,
     so rare positives still get several points): predicted and observed rate, rows."""
-    total = bins[_BIN_WEIGHT].sum()
+    total = bins[BIN_WEIGHT].sum()
     groups: list[tuple[int, int, np.ndarray]] = []  # fine bins [lo, hi), their sums
     lo = 0
     for hi in range(1, N_BINS + 1):
         acc = bins[:, lo:hi].sum(axis=1)
-        if acc[_BIN_ROWS] and (acc[_BIN_WEIGHT] >= total / target or hi == N_BINS):
+        if acc[BIN_ROWS] and (acc[BIN_WEIGHT] >= total / target or hi == N_BINS):
             groups.append((lo, hi, acc))
             lo = hi
-    if len(groups) > 1 and groups[-1][2][_BIN_WEIGHT] < total / target / 2:
+    if len(groups) > 1 and groups[-1][2][BIN_WEIGHT] < total / target / 2:
         (first, _, a), (_, last, b) = groups[-2:]  # a small remainder joins its neighbour
         groups[-2:] = [(first, last, a + b)]
     edges = np.concatenate([[0.0], BIN_EDGES, [1.0]])
@@ -142,9 +142,9 @@ def reliability_bins(bins: np.ndarray, target: int = PLOT_BINS) -> list[dict[str
         {
             "low": float(edges[lo]),
             "high": float(edges[hi]),
-            "predicted": _divide(acc[_BIN_WPREDS], acc[_BIN_WEIGHT]),
-            "observed": _divide(acc[_BIN_WLABELS], acc[_BIN_WEIGHT]),
-            "rows": float(acc[_BIN_ROWS]),
+            "predicted": _divide(acc[BIN_WPREDS], acc[BIN_WEIGHT]),
+            "observed": _divide(acc[BIN_WLABELS], acc[BIN_WEIGHT]),
+            "rows": float(acc[BIN_ROWS]),
         }
         for lo, hi, acc in groups
     ]

@@ -537,7 +537,7 @@ _PLANNERS: dict[str, Callable[[str, Job, bool], list[Piece]]] = {
     NPY: _plan_npy,
     NPZ: _plan_npz,
 }
-_READERS: dict[str, Callable[[Piece, Job], Iterator[tuple[Where, dict[str, Any]]]]] = {
+READERS: dict[str, Callable[[Piece, Job], Iterator[tuple[Where, dict[str, Any]]]]] = {
     PARQUET: _read_parquet,
     CSV: _read_csv,
     IPC: _read_ipc,

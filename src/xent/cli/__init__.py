@@ -12,8 +12,8 @@ The files (Parquet files, directories and globs, CSV, Arrow IPC/Feather, NPY,
 NPZ) are streamed in record batches of ``--batch-rows`` rows: memory is bounded
 by the batch, not by the file. Each batch is checked, scored with the binary
 family of ``xent._binary`` (reduction 'none'), and reduced to a few float64 sums
-(:class:`Totals`); the sums of the batches (local engine) or of the partitions
-(Dask engine) are merged by one function, :func:`combine`, with compensated
+(:class:`_job.Totals`); the sums of the batches (local engine) or of the partitions
+(Dask engine) are merged by one function, :func:`_job.combine`, with compensated
 (Neumaier) addition, so the report does not depend on how the rows were cut.
 
 With weights w (``--weight-col``, else w = 1), labels y, predicted probabilities
@@ -25,8 +25,17 @@ p (sigmoid of the logits with ``--from-logits``) and per-row losses l:
   H(r) = -(r log r + (1 - r) log(1 - r)); mean prediction = sum(w p) / sum(w);
   calibration = mean prediction / r.
 
-This module is the command line only: nothing in xent imports it, and it imports
-pyarrow, matplotlib and dask only when a command needs them.
+This package is the command line only: nothing in xent imports it, and it imports
+pyarrow, matplotlib and dask only when a command needs them. Its modules, each
+importing only those listed before it:
+
+- ``_job``: what to compute (:class:`_job.Job`), each row's loss, the sums;
+- ``_checks``: :class:`_checks.BadInput`, :class:`_checks.Where`, each batch's checks;
+- ``_sources``: file kinds, :func:`_sources.plan`, one streaming reader per format;
+- ``_report``: the figures, the text and JSON formats, the reliability plot;
+- ``_engines``: the local and Dask engines, the progress bar, the --per-row writer;
+- this module: the arguments and :func:`main`, where a :class:`_checks.BadInput`
+  becomes one line on stderr and exit status 2.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ MISSING, UNPARSEABLE, NAN_PREDICTION, PREDICTION_RANGE, LABEL, WEIGHT_BAD, MALFO
 )
 
 # Reliability histogram: fine bins, uniform in log-odds over [-10, 10] plus two open
-# tails; the plot merges them into about PLOT_BINS bins of equal weight.
+# tails; the plot merges them into about _report.PLOT_BINS bins of equal weight.
 BIN_LOGITS = np.linspace(-10.0, 10.0, 201)
 BIN_EDGES = 1.0 / (1.0 + np.exp(-BIN_LOGITS))  # in probability, float64
 N_BINS = len(BIN_EDGES) + 1

@@ -20,7 +20,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 pytest.importorskip("pyarrow.csv")
 
 from xent import cli  # noqa: E402  (after the importorskip of its dependencies)
-from xent.cli import _checks, _engines, _job, _report, _sources  # noqa: E402
+from xent.cli import _batches, _engines, _job, _report, _sources  # noqa: E402
 
 SRC = str(Path(cli.__file__).resolve().parents[2])
 EPS32 = float(np.finfo(np.float32).eps)
@@ -623,7 +623,9 @@ def test_plot_is_a_png_of_the_expected_size(tmp_path, capsys, data, weighted):
 def test_reliability_bins_hold_the_weighted_rates(data):
     x, y, w = data["logit"], data["label"], data["weight"]
     job = _job.Job(input="x", target="y", weight="w", from_logits=True, bins=True)
-    clean = _checks.check_batch(job, _checks.Where("f", 0), {"input": x, "target": y, "weight": w})
+    clean = _batches.check_batch(
+        job, _batches.Where("f", 0), {"input": x, "target": y, "weight": w}
+    )
     totals, _ = _job.score(job, clean.x, clean.y, clean.w)
     bins = _report.reliability_bins(totals.bins)
     assert sum(b["rows"] for b in bins) == N

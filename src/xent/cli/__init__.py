@@ -30,11 +30,11 @@ pyarrow, matplotlib and dask only when a command needs them. Its modules, each
 importing only those listed before it:
 
 - ``_job``: what to compute (:class:`_job.Job`), each row's loss, the sums;
-- ``_checks``: :class:`_checks.BadInput`, :class:`_checks.Where`, each batch's checks;
+- ``_batches``: :class:`_batches.BadInput`, :class:`_batches.Where`, each batch's checks;
 - ``_sources``: file kinds, :func:`_sources.plan`, one streaming reader per format;
 - ``_report``: the figures, the text and JSON formats, the reliability plot;
 - ``_engines``: the local and Dask engines, the progress bar, the --per-row writer;
-- this module: the arguments and :func:`main`, where a :class:`_checks.BadInput`
+- this module: the arguments and :func:`main`, where a :class:`_batches.BadInput`
   becomes one line on stderr and exit status 2.
 """
 
@@ -50,7 +50,7 @@ from collections.abc import Sequence
 
 from .._checks import check_finite_number, check_gamma, check_label_smoothing
 from .._version import __version__
-from ._checks import BadInput
+from ._batches import BadInput
 from ._engines import PerRowWriter, Progress, run_dask, run_local
 from ._job import DEFAULT_BATCH_ROWS, Job
 from ._report import format_json, format_text, plot_reliability, report, skipped_summary

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import BadInput, Where, check_batch, from_numpy
+from ._batches import BadInput, Where, check_batch, from_numpy
 from ._job import MALFORMED, Job, Totals, combine, combine_all, score
 from ._report import si
 from ._sources import READERS, Piece

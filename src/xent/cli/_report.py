@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import BadInput
+from ._batches import BadInput
 from ._job import (
     BIN_EDGES,
     BIN_ROWS,

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ._checks import BadInput, Where
+from ._batches import BadInput, Where
 from ._job import Job
 
 # --------------------------------------------------------------------------- files

@@ -7,6 +7,7 @@ xent imports no framework.
 
 from . import keras, tf
 from ._autodiff import value_and_grad
+from ._kernels import get_num_threads, set_num_threads
 from ._version import __version__
 from .functional import (
     binary_cross_entropy,
@@ -18,7 +19,9 @@ __all__ = [
     "__version__",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "get_num_threads",
     "keras",
+    "set_num_threads",
     "sigmoid_focal_loss",
     "tf",
     "value_and_grad",

@@ -33,7 +33,7 @@ static void SFX(bconst_init)(SFX(bconst) * k, const xent_binary_args *a) {
 
 /* coef * (coef == 0 ? 0 : value): no 0 * inf */
 XENT_INLINE V SFX(times_or_zero)(V coef, V value) {
-    return VMUL(coef, VSELZERO(VCMP(coef, VZERO(), C_NE), value));
+    return VMULZ(VCMP(coef, VZERO(), C_NE), coef, value);
 }
 
 /* The target after ignore_index (-> 0) and label smoothing; *valid: not ignored. */
@@ -67,9 +67,10 @@ XENT_INLINE V SFX(logits_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G,
     V one = VSET1(1);
     V neg = VSUB(one, y);
     V pos = (X && has_pw) ? VMUL(pw, y) : y;
-    V e = SFX(vexp)(VNEG(VABS(x)));
+    V e = SFX(vexp_nonpos)(VNABS(x));
     V u = VADD(one, e);
-    V big = VDIV(one, u);
+    /* 1 / u: the sigmoid, and float64's log1p (which needs it exact) */
+    V big = XENT_F64 ? VDIV(one, u) : G ? VRECIP(u) : one;
     V l1p = SFX(vlog1p_unit)(e, u, big);
     V sp = VADD(VMAX(VZERO(), x), l1p);
     V spn = VADD(VMAX(VZERO(), VNEG(x)), l1p);
@@ -114,9 +115,9 @@ XENT_INLINE V SFX(focal_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, 
     (void)X;
     (void)valid;
     V one = VSET1(1);
-    V e = SFX(vexp)(VNEG(VABS(x)));
+    V e = SFX(vexp_nonpos)(VNABS(x));
     V u = VADD(one, e);
-    V big = VDIV(one, u);
+    V big = XENT_F64 ? VDIV(one, u) : VRECIP(u);
     V small = VMUL(e, big);
     VM nonneg = VCMP(x, VZERO(), C_GE);
     V sig = VBLEND(nonneg, small, big);
@@ -149,17 +150,46 @@ XENT_INLINE V SFX(focal_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, 
     return loss;
 }
 
-/* One segment [i, i + len) in which w and pw are contiguous. */
+/* One segment [i, i + len) in which w and pw are contiguous. The constants and
+ * the accumulator are copied to locals (vector types may alias the outputs, so
+ * through pointers they would be reloaded at every store), and two vectors are
+ * computed per iteration so that their long dependency chains overlap. */
 #define XENT_SEGMENT(OP)                                                                        \
-    XENT_INLINE void SFX(seg_##OP)(const SFX(bconst) * k, const xent_binary_args *a, int64_t i, \
-                                   int64_t len, const T *w, const T *pw, SFX(acc_t) * acc,     \
+    XENT_INLINE void SFX(seg_##OP)(const SFX(bconst) * kp, const xent_binary_args *a, int64_t i, \
+                                   int64_t len, const T *w, const T *pw, SFX(acc_t) * accp,    \
                                    int G, int L, int X) {                                       \
+        const SFX(bconst) kc = *kp;                                                             \
+        const SFX(bconst) *k = &kc;                                                             \
+        SFX(acc_t) ac = *accp;                                                                  \
+        SFX(acc_t) *acc = &ac;                                                                  \
         const T *x = (const T *)a->x + i, *y = (const T *)a->y + i;                            \
         T *lo = L ? (T *)a->loss + i : NULL;                                                    \
         T *go = G ? (T *)a->grad + i : NULL;                                                    \
         int has_w = w != NULL, has_pw = pw != NULL, count = X && k->has_ignore;                 \
         V one = VSET1(1);                                                                       \
         int64_t j = 0;                                                                          \
+        for (; j + 2 * W <= len; j += 2 * W) {                                                  \
+            V g0 = one, g1 = one;                                                               \
+            VM v0 = VM_ALL, v1 = VM_ALL;                                                        \
+            V l0 = SFX(OP##_one)(k, VLOAD(x + j), VLOAD(y + j), has_w ? VLOAD(w + j) : one,     \
+                                 has_pw ? VLOAD(pw + j) : one, G, X, has_w, has_pw, &g0, &v0);  \
+            V l1 = SFX(OP##_one)(k, VLOAD(x + j + W), VLOAD(y + j + W),                         \
+                                 has_w ? VLOAD(w + j + W) : one,                                \
+                                 has_pw ? VLOAD(pw + j + W) : one, G, X, has_w, has_pw, &g1,    \
+                                 &v1);                                                          \
+            if (G) {                                                                            \
+                VSTORE(go + j, g0);                                                             \
+                VSTORE(go + j + W, g1);                                                         \
+            }                                                                                   \
+            if (L) {                                                                            \
+                VSTORE(lo + j, l0);                                                             \
+                VSTORE(lo + j + W, l1);                                                         \
+            } else {                                                                            \
+                SFX(acc_add)(acc, l0);                                                          \
+                SFX(acc_add)(acc, l1);                                                          \
+            }                                                                                   \
+            if (count) acc->count += VMASK_COUNT(v0) + VMASK_COUNT(v1);                         \
+        }                                                                                       \
         for (; j + W <= len; j += W) {                                                          \
             V g = one;                                                                          \
             VM valid = VM_ALL;                                                                  \
@@ -194,6 +224,7 @@ XENT_INLINE V SFX(focal_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, 
                 SFX(acc_add)(acc, VSELZERO(lanes, l));                                          \
             if (count) acc->count += VMASK_COUNT(VM_AND(valid, lanes));                         \
         }                                                                                       \
+        *accp = ac;                                                                             \
     }
 
 XENT_SEGMENT(logits)

@@ -29,22 +29,16 @@
 #define SQRT2 1.41421356237309514547
 #endif
 
-/* exp(a) for any a (nan propagates; overflow gives inf, underflow 0 or subnormal). */
-XENT_INLINE V SFX(vexp)(V a) {
+/* exp(a) for any a (nan propagates; overflow gives inf, underflow 0 or subnormal);
+ * nonpositive: the caller knows a <= 0 or nan (no overflow test). */
+XENT_INLINE V SFX(vexp_)(V a, int nonpositive) {
     a = VMAX(VSET1(EXP_LO), a); /* operand order keeps a nan a */
-    a = VMIN(VSET1(EXP_HI), a);
+    if (!nonpositive) a = VMIN(VSET1(EXP_HI), a);
     V magic = VSET1(T_MAGIC);
     V t = VFMA(a, VSET1(LOG2E), magic);
     V n = VSUB(t, magic);
     V r = VFNMA(n, VSET1(LN2_HI), a);
     r = VFNMA(n, VSET1(LN2_LO), r);
-    /* n = n1 + n2 with both halves in the normal exponent range */
-    V t1 = VFMA(n, VSET1(0.5), magic);
-    V n1 = VSUB(t1, magic);
-    V t2 = VADD(VSUB(n, n1), magic);
-    VI k = VISET1(T_BIAS - T_MAGIC_BITS);
-    V s1 = VI_AS(VISHL(VIADD(VAS_I(t1), k), T_MBITS));
-    V s2 = VI_AS(VISHL(VIADD(VAS_I(t2), k), T_MBITS));
 #if !XENT_F64
     V p = VSET1(0.001392691805594798160633699f);
     p = VFMA(p, r, VSET1(0.008363767023287036965733158f));
@@ -66,8 +60,23 @@ XENT_INLINE V SFX(vexp)(V a) {
 #endif
     p = VFMA(VMUL(p, r), r, r); /* r + r^2 q(r) */
     p = VADD(p, VSET1(1));
+#ifdef VSCALEF
+    return VSCALEF(p, n); /* p 2^n, subnormal results rounded once */
+#else
+    /* n = n1 + n2 with both halves in the normal exponent range: p 2^n1 is exact
+     * and the second product rounds once, also to a subnormal */
+    V t1 = VFMA(n, VSET1(0.5), magic);
+    V n1 = VSUB(t1, magic);
+    V t2 = VADD(VSUB(n, n1), magic);
+    VI k = VISET1(T_BIAS - T_MAGIC_BITS);
+    V s1 = VI_AS(VISHL(VIADD(VAS_I(t1), k), T_MBITS));
+    V s2 = VI_AS(VISHL(VIADD(VAS_I(t2), k), T_MBITS));
     return VMUL(VMUL(p, s1), s2);
+#endif
 }
+
+XENT_INLINE V SFX(vexp)(V a) { return SFX(vexp_)(a, 0); }
+XENT_INLINE V SFX(vexp_nonpos)(V a) { return SFX(vexp_)(a, 1); }
 
 /* log(m) + k ln2 for m in [sqrt(1/2), sqrt(2)] and a small integer k (as T). */
 XENT_INLINE V SFX(vlog_core)(V m, V k) {
@@ -116,11 +125,30 @@ XENT_INLINE V SFX(vlog_1to2)(V u) {
     return SFX(vlog_core)(m, k);
 }
 
-/* log1p(e) for e in [0, 1], given u = 1 + e (rounded) and inv = 1 / u. The
- * correction c / u is the whole result when e < ulp(1), so inv must be exact. */
+/* log1p(e) for e in [0, 1], given u = 1 + e (rounded) and inv = 1 / u.
+ * float32: e + e (e q(e)) with q a degree-9 Chebyshev fit of (log1p(e) / e - 1) / e
+ * on [0, 1] (max error 5e-9); u and inv are not used.
+ * float64: log(u) + c / u, c the exact rounding error of u; c / u is the whole
+ * result when e < ulp(1), so inv must be exact. */
 XENT_INLINE V SFX(vlog1p_unit)(V e, V u, V inv) {
+#if !XENT_F64
+    (void)u;
+    (void)inv;
+    /* Estrin: shorter dependency chains than Horner */
+    V e2 = VMUL(e, e), e4 = VMUL(e2, e2);
+    V p98 = VFMA(VSET1(0.0028016419928f), e, VSET1(-0.0171842669824f));
+    V p76 = VFMA(VSET1(0.0493099734345f), e, VSET1(-0.0913941377401f));
+    V p54 = VFMA(VSET1(0.130333642382f), e, VSET1(-0.163651528692f));
+    V p32 = VFMA(VSET1(0.199567079523f), e, VSET1(-0.249967599083f));
+    V p10 = VFMA(VSET1(0.333332373462f), e, VSET1(-0.499999995222f));
+    V p96 = VFMA(p98, e2, p76);
+    V p52 = VFMA(p54, e2, p32);
+    V p = VFMA(VFMA(p96, e4, p52), e2, p10);
+    return VFMA(e, VMUL(e, p), e);
+#else
     V c = VSUB(e, VSUB(u, VSET1(1))); /* exact: 1 >= e */
     return VFMA(c, inv, SFX(vlog_1to2)(u));
+#endif
 }
 
 /* log(a) for any a: -inf at 0, nan below 0 and at nan, inf at inf; subnormals ok. */

@@ -67,6 +67,13 @@
 #define VIOR _mm512_or_si512
 #define VIXOR _mm512_xor_si512
 #define VMASK_FIRST(k) ((__mmask16)((1u << (k)) - 1u))
+#define VSCALEF(p, n) _mm512_scalef_ps((p), (n))
+#define VRECIP(a) xent_recip_avx512_f32(a)
+static inline __m512 xent_recip_avx512_f32(__m512 a) {
+    __m512 r = _mm512_rcp14_ps(a);
+    return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(a, r, _mm512_set1_ps(1.0f)), r);
+}
+#define VMULZ(m, a, b) _mm512_maskz_mul_ps((m), (a), (b))
 #define VMASK_COUNT(m) __builtin_popcount((unsigned)(m))
 #define VMASK_ANY(m) ((m) != 0)
 #else
@@ -102,6 +109,8 @@
 #define VIOR _mm512_or_si512
 #define VIXOR _mm512_xor_si512
 #define VMASK_FIRST(k) ((__mmask8)((1u << (k)) - 1u))
+#define VSCALEF(p, n) _mm512_scalef_pd((p), (n))
+#define VMULZ(m, a, b) _mm512_maskz_mul_pd((m), (a), (b))
 #define VMASK_COUNT(m) __builtin_popcount((unsigned)(m))
 #define VMASK_ANY(m) ((m) != 0)
 #endif
@@ -289,8 +298,16 @@ static inline T SFX(xent_i_as)(VI i) {
 /* ------------------------------------------------------------------ derived */
 #define VZERO() VSET1(0)
 #define VSELZERO(m, a) VBLEND((m), VZERO(), (a)) /* m ? a : 0 */
+#ifndef VRECIP
+#define VRECIP(a) VDIV(VSET1(1), (a)) /* 1 / a, within an ulp */
+#endif
+#ifndef VMULZ
+#define VMULZ(m, a, b) VSELZERO((m), VMUL((a), (b))) /* m ? a * b : 0 */
+#endif
 #define VABS(a) VI_AS(VISHR(VISHL(VAS_I(a), 1), 1))
-#define VNEG(a) VI_AS(VIXOR(VAS_I(a), VISHL(VISET1(1), T_MBITS + T_EBITS)))
+#define VSIGN VISHL(VISET1(1), T_MBITS + T_EBITS)
+#define VNEG(a) VI_AS(VIXOR(VAS_I(a), VSIGN))
+#define VNABS(a) VI_AS(VIOR(VAS_I(a), VSIGN)) /* -|a| */
 
 #if !XENT_F64
 #define T_MBITS 23

@@ -67,8 +67,8 @@ def binary(
     pos_weight: np.ndarray | None = None,
     label_smoothing: float = 0.0,
     ignore_index: float | None = None,
-    alpha: float = -1.0,
-    gamma: float = 0.0,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
     reduction: str = "mean",
     need_grad: bool = False,
 ) -> tuple[Any, np.ndarray | None] | None:
@@ -76,7 +76,8 @@ def binary(
 
     'mean' divides by the number of elements, or of non-ignored elements with
     `ignore_index` (nan when there are none); the gradient is that of the
-    returned loss (of its sum for 'none').
+    returned loss (of its sum for 'none'). alpha and gamma (torchvision's
+    defaults) are used by the focal loss only.
     """
     ext = _state.extension()
     dtype = x.dtype

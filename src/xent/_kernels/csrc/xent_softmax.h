@@ -22,13 +22,51 @@ XENT_INLINE int64_t SFX(target_at)(const xent_softmax_args *a, int64_t i) {
 #else
 #define VD_HI_OR_ZERO(v) VD_ZERO()
 #endif
+#define XENT_SUM_ADD XENT_WIDEN_ADD
 #else
 #define XENT_WIDEN_ADD(lo, hi, v)                                                             \
     do {                                                                                      \
         lo = VD_ADD(lo, v);                                                                   \
         (void)hi;                                                                             \
     } while (0)
+/* float64 sums of exponentials: TwoSum, sum in s, compensation in c */
+#define XENT_SUM_ADD(s, c, v)                                                                 \
+    do {                                                                                      \
+        VD s_ = VD_ADD(s, v);                                                                 \
+        VD bp_ = VD_SUB(s_, s);                                                               \
+        c = VD_ADD(c, VD_ADD(VD_SUB(s, VD_SUB(s_, bp_)), VD_SUB(v, bp_)));                    \
+        s = s_;                                                                               \
+    } while (0)
 #endif
+
+/* exp(x - m) for x <= m. float64: with the rounding error of x - m (TwoSum) put
+ * back, exp(d + e) = exp(d) (1 + e); without it the relative error would grow
+ * with |x - m| (8 ulp at x - m = -8, as in frameworks' log_softmax). */
+XENT_INLINE V SFX(exp_diff)(V x, V m, V d) {
+    V ex = SFX(vexp_nonpos)(d);
+#if XENT_F64
+    V bp = VSUB(d, x);
+    V err = VADD(VSUB(x, VSUB(d, bp)), VSUB(VNEG(m), bp));
+    ex = VFMA(ex, err, ex);
+#else
+    (void)x;
+    (void)m;
+#endif
+    return ex;
+}
+
+/* The sum of exp(x_c - max) over the logits below the maximum, from the
+ * accumulators of XENT_SUM_ADD. The maxima contribute exactly 1 each and are
+ * counted apart, so log1p(sum + count - 1) is the log-sum-exp without the
+ * cancellation of log(1 + small) when one class dominates. */
+static double SFX(sum_lanes)(VD s, VD c) {
+    double a[WD], b[WD], hi = 0, lo = 0;
+    VD_STORE(a, s);
+    VD_STORE(b, c);
+    for (int i = 0; i < WD; i++) SFX(two_sum_into)(&hi, &lo, a[i]);
+    for (int i = 0; i < WD; i++) SFX(two_sum_into)(&hi, &lo, b[i]);
+    return hi + lo;
+}
 
 static double SFX(hsum)(VD lo, VD hi) {
     double a[WD], b[WD], s = 0;
@@ -65,11 +103,16 @@ static double SFX(softmax_row)(const xent_softmax_args *a, int64_t n) {
     const int smooth = a->eps != 0;
     V vmx = VSET1(mx);
     VD s0 = VD_ZERO(), s1 = VD_ZERO(), d0 = VD_ZERO(), d1 = VD_ZERO();
+    int64_t maxima = 0;
     for (c = 0; c < full; c += W) {
-        V d = VSUB(VLOAD(x + c), vmx);
-        V ex = SFX(vexp)(d);
+        V xc = VLOAD(x + c);
+        V d = VSUB(xc, vmx);
+        V ex = SFX(exp_diff)(xc, vmx, d);
         if (g) VSTORE(g + c, ex);
-        XENT_WIDEN_ADD(s0, s1, ex);
+        VM below = VCMP(d, VZERO(), C_NE); /* nan included */
+        maxima += W - VMASK_COUNT(below);
+        V part = VSELZERO(below, ex);
+        XENT_SUM_ADD(s0, s1, part);
         if (smooth) {
             V wd = w ? VMUL(VLOAD(w + c), d) : d;
             XENT_WIDEN_ADD(d0, d1, wd);
@@ -77,17 +120,21 @@ static double SFX(softmax_row)(const xent_softmax_args *a, int64_t n) {
     }
     if (rem) {
         VM lane = VMASK_FIRST(rem);
-        V d = VSELZERO(lane, VSUB(VLOADN(x + full, rem), vmx));
-        V ex = VSELZERO(lane, SFX(vexp)(d));
+        V xc = VBLEND(lane, vmx, VLOADN(x + full, rem));
+        V d = VSUB(xc, vmx);
+        V ex = VSELZERO(lane, SFX(exp_diff)(xc, vmx, d));
         if (g) VSTOREN(g + full, ex, rem);
-        XENT_WIDEN_ADD(s0, s1, ex);
+        VM below = VCMP(d, VZERO(), C_NE);
+        maxima += VMASK_COUNT(VM_AND(VCMP(d, VZERO(), C_EQ), lane));
+        V part = VSELZERO(below, ex);
+        XENT_SUM_ADD(s0, s1, part);
         if (smooth) {
             V wd = w ? VMUL(VLOADN(w + full, rem), d) : d;
             XENT_WIDEN_ADD(d0, d1, wd);
         }
     }
-    double sumexp = SFX(hsum)(s0, s1);
-    double lse = log(sumexp);
+    double sum1 = SFX(sum_lanes)(s0, s1) + (double)(maxima - 1), sumexp = 1.0 + sum1;
+    double lse = log1p(sum1);
     double wt = w ? (double)w[t] : 1.0;
     double loss = -wt * (((double)x[t] - (double)mx) - lse);
     const double eps = a->eps, epsc = eps / (double)C;
@@ -150,14 +197,19 @@ static void SFX(softmax_chunk)(const xent_softmax_args *a, int64_t n, int64_t s,
     for (int64_t c = 0; c < C; c++) vm = VMAX(XLOAD(x + c * S), vm);
     const int smooth = a->eps != 0;
     VD s0 = VD_ZERO(), s1 = VD_ZERO(), d0 = VD_ZERO(), d1 = VD_ZERO();
+    V maxima = VZERO(); /* per lane: the logits equal to the maximum */
     for (int64_t c = 0; c < C; c++) {
-        V d = VSUB(XLOAD(x + c * S), vm);
-        V ex = SFX(vexp)(d);
+        V xc = XLOAD(x + c * S);
+        V d = VSUB(xc, vm);
+        V ex = SFX(exp_diff)(xc, vm, d);
         if (g) {
             if (full) VSTORE(g + c * S, ex);
             else VSTOREN(g + c * S, ex, r);
         }
-        XENT_WIDEN_ADD(s0, s1, ex);
+        VM below = VCMP(d, VZERO(), C_NE);
+        maxima = VADD(maxima, VSELZERO(VCMP(d, VZERO(), C_EQ), VSET1(1)));
+        V part = VSELZERO(below, ex);
+        XENT_SUM_ADD(s0, s1, part);
         if (smooth) {
             V wd = w ? VMUL(VSET1(w[c]), d) : d;
             XENT_WIDEN_ADD(d0, d1, wd);
@@ -168,8 +220,9 @@ static void SFX(softmax_chunk)(const xent_softmax_args *a, int64_t n, int64_t s,
     VD_STORE(sums + WD, s1);
     VD_STORE(dsums, d0);
     VD_STORE(dsums + WD, d1);
-    T mxl[W], Al[W], Bl[W];
+    T mxl[W], Al[W], Bl[W], maxl[W];
     VSTORE(mxl, vm);
+    VSTORE(maxl, maxima);
     double Ad[W], ext[W];
     const double eps = a->eps, epsc = eps / (double)C;
     T *lo_out = a->loss ? (T *)a->loss + n * S + s : NULL;
@@ -181,7 +234,12 @@ static void SFX(softmax_chunk)(const xent_softmax_args *a, int64_t n, int64_t s,
             continue;
         }
         int64_t t = tl[q];
-        double sumexp = sums[q], lse = log(sumexp);
+#if !XENT_F64
+        double sum1 = sums[q] + ((double)maxl[q] - 1.0);
+#else
+        double sum1 = (sums[q] + sums[WD + q]) + (maxl[q] - 1.0); /* sum, compensation */
+#endif
+        double sumexp = 1.0 + sum1, lse = log1p(sum1);
         double wt = w ? (double)w[t] : 1.0;
         double loss = -wt * (((double)x[t * S + q] - (double)mxl[q]) - lse);
         if (smooth) loss = (1.0 - eps) * loss + epsc * -(dsums[q] - a->wsum * lse);

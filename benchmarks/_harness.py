@@ -21,8 +21,15 @@ from collections.abc import Callable
 MODES = ("forward", "forward+backward")
 
 
-def parse_args(description: str, providers: list[str], default_sizes: str) -> argparse.Namespace:
+def parse_args(
+    description: str,
+    providers: list[str],
+    default_sizes: str,
+    extra: list[tuple[str, dict]] = (),
+) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
+    for flag, options in extra:
+        parser.add_argument(flag, **options)
     parser.add_argument("--sizes", default=default_sizes, help="exponents: 16:26:2 or 16,20,24")
     parser.add_argument("--max-exp", type=int, default=None, help="drop sizes above 2^MAX_EXP")
     parser.add_argument("--providers", default=",".join(providers), help="comma-separated")
@@ -94,7 +101,7 @@ def run(
     args: argparse.Namespace,
     factories: dict[str, Callable[[int, str], Callable[[], object] | None]],
     reference_provider: str,
-    streaming: Callable[[int], Callable[[], object]] | None,
+    streaming: Callable[[int], Callable[[], object]] | None = None,
     size_label: Callable[[int], str] = lambda n: f"2^{n.bit_length() - 1}",
 ) -> None:
     print(f"# {title}")

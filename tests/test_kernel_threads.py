@@ -193,3 +193,42 @@ def test_reference_is_kept_when_kernels_disabled_in_process(monkeypatch):
     got = _binary.binary_cross_entropy_with_logits(xp, x, y, reduction="sum")
     ref = _binary.binary_cross_entropy_with_logits.reference(xp, x, y, reduction="sum")
     assert got[0] == ref[0]
+
+
+def test_recycled_output_memory_is_fully_overwritten():
+    """Large outputs reuse cached blocks: poison one and check no element survives."""
+    ext = extension()
+    n = 3 * (1 << 18) + 5  # > 1 MB of float32
+    poisoned = np.frombuffer(ext.empty(n * 4), np.float32)
+    poisoned[:] = np.nan
+    address = poisoned.ctypes.data
+    del poisoned  # back to the cache
+    x, y, _ = data(np.float32, n=n)
+    y = np.abs(y)
+    loss, grad = _ops.binary("bce_with_logits", x, y, reduction="none", need_grad=True)
+    assert address in (loss.ctypes.data, grad.ctypes.data), "the cached block was not reused"
+    assert not np.isnan(loss).any() and not np.isnan(grad).any()
+    logits = np.frombuffer(ext.empty(n * 4), np.float32)
+    logits[:] = np.nan
+    del logits
+    x = x[: (n // 1000) * 1000].reshape(-1, 10, 100)
+    t = np.random.default_rng(0).integers(-1, 10, size=(x.shape[0], 100))
+    _, grad = _ops.softmax_cross_entropy(x, t, ignore_index=-1, need_grad=True)
+    assert not np.isnan(grad).any()
+
+
+CACHE_PROBE = """
+import numpy as np; from xent._kernels import _ops, _state
+x = np.zeros(1 << 20, np.float32)
+g = _ops.binary('bce_with_logits', x, x, need_grad=True)[1]
+del g
+print(_state.extension().cache_bytes())
+"""
+
+
+@pytest.mark.parametrize(("setting", "kept"), [("0", 0), ("", 4 << 20), ("3", 0)])
+def test_output_cache_limit(setting, kept):
+    """XENT_BUFFER_CACHE_MB: 0 keeps nothing; the default keeps the 4 MB gradient;
+    a block larger than the limit is freed."""
+    extension()
+    assert int(_python(CACHE_PROBE, XENT_BUFFER_CACHE_MB=setting)) == kept

@@ -24,6 +24,15 @@ MIN_PERIOD = 4096
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def _empty(ext: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An output array; large ones on memory recycled by the extension (already
+    mapped: no page faults), released back to it when the array is gone."""
+    count = math.prod(shape)
+    if count * dtype.itemsize < ext.CACHE_MIN_BYTES:
+        return np.empty(shape, dtype)
+    return np.frombuffer(ext.empty(count * dtype.itemsize), dtype).reshape(shape)
+
+
 def _contiguous(a: np.ndarray) -> np.ndarray:
     return a if a.flags.c_contiguous else np.array(a, order="C")
 
@@ -99,8 +108,8 @@ def binary(
         operands.append(periodic)
     (w, w_period), (pw, pw_period) = operands
     x, y = _contiguous(x), _contiguous(y)
-    loss = np.empty(shape, dtype) if reduction == "none" else None
-    grad = np.empty(shape, dtype) if need_grad else None
+    loss = _empty(ext, shape, dtype) if reduction == "none" else None
+    grad = _empty(ext, shape, dtype) if need_grad else None
     total, count = ext.binary(
         BINARY_OPS[op],
         x,
@@ -173,8 +182,8 @@ def softmax_cross_entropy(
         target = target.astype(np.int64)
     input, target = _contiguous(input), _contiguous(target)
     weight = None if weight is None else _contiguous(weight)
-    loss = np.empty(target_shape, dtype) if reduction == "none" else None
-    grad = np.empty(shape, dtype) if need_grad else None
+    loss = _empty(ext, target_shape, dtype) if reduction == "none" else None
+    grad = _empty(ext, shape, dtype) if need_grad else None
     total, denominator = ext.softmax(
         input,
         target,

@@ -7,6 +7,8 @@ Environment:
                           may run on); xent.set_num_threads(n) changes it later
   XENT_KERNEL_ISA=name    force an instruction set: avx512, avx2 or baseline
                           (default: the best this CPU offers)
+  XENT_BUFFER_CACHE_MB=m  megabytes of large output arrays (>= 1 MB) kept for reuse
+                          after the arrays are gone, at most two (default 1024; 0: none)
 """
 
 from __future__ import annotations
@@ -36,6 +38,17 @@ def _load() -> ModuleType | None:
             _xentc.set_isa(isa)
         except ValueError as error:
             warnings.warn(f"XENT_KERNEL_ISA ignored: {error}", UserWarning, stacklevel=2)
+    cache = os.environ.get("XENT_BUFFER_CACHE_MB", "").strip()
+    if cache:
+        try:
+            _xentc.set_cache_limit(max(0, int(cache)) << 20)
+        except ValueError:
+            warnings.warn(
+                f"XENT_BUFFER_CACHE_MB={cache!r} is not an integer; keeping the default "
+                "(set it to e.g. 0 to keep no output memory)",
+                UserWarning,
+                stacklevel=2,
+            )
     return _xentc
 
 

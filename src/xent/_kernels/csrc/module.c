@@ -8,8 +8,12 @@
 #include <Python.h>
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "xent_kernels.h"
 #include "xent_pool.h"
@@ -369,6 +373,146 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------ output buffers */
+
+/* Large outputs (gradients, elementwise losses) come from a small cache of
+ * blocks whose pages are already mapped: a fresh 64 MB array costs more in page
+ * faults (the kernel zeroing it) than the fused pass that fills it. A block goes
+ * back to the cache when the last array using it dies; at most CACHE_SLOTS
+ * blocks and cache_limit bytes are kept (XENT_BUFFER_CACHE_MB, 0 disables). */
+
+#define CACHE_SLOTS 2
+#define CACHE_MIN_BYTES (1 << 20)
+
+typedef struct {
+    void *ptr;
+    Py_ssize_t size;
+} block;
+
+static block cache[CACHE_SLOTS];
+static Py_ssize_t cache_limit = (Py_ssize_t)1 << 30;
+static PyThread_type_lock cache_lock;
+
+typedef struct {
+    PyObject_HEAD void *ptr;
+    Py_ssize_t size;
+} BufferObject;
+
+static void *block_alloc(Py_ssize_t size) {
+    void *ptr = NULL;
+    PyThread_acquire_lock(cache_lock, WAIT_LOCK);
+    int best = -1;
+    for (int i = 0; i < CACHE_SLOTS; i++) /* the smallest block that fits, at most 2x */
+        if (cache[i].ptr && cache[i].size >= size && cache[i].size / 2 <= size &&
+            (best < 0 || cache[i].size < cache[best].size))
+            best = i;
+    if (best >= 0) {
+        ptr = cache[best].ptr;
+        cache[best].ptr = NULL;
+    }
+    PyThread_release_lock(cache_lock);
+    if (ptr) return ptr;
+#if defined(_WIN32)
+    ptr = malloc((size_t)size);
+#else
+    if (posix_memalign(&ptr, 64, (size_t)size) != 0) return NULL;
+#endif
+#ifdef MADV_HUGEPAGE /* as NumPy does for large arrays: fewer, larger page faults */
+    uintptr_t start = ((uintptr_t)ptr + 4095) & ~(uintptr_t)4095;
+    uintptr_t end = ((uintptr_t)ptr + (uintptr_t)size) & ~(uintptr_t)4095;
+    if (size >= (4 << 20) && end > start) madvise((void *)start, end - start, MADV_HUGEPAGE);
+#endif
+    return ptr;
+}
+
+/* size: the usable size of the block (what it was allocated with) */
+static void block_free(void *ptr, Py_ssize_t size) {
+    PyThread_acquire_lock(cache_lock, WAIT_LOCK);
+    Py_ssize_t held = 0;
+    int slot = -1;
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        if (cache[i].ptr) held += cache[i].size;
+        else if (slot < 0) slot = i;
+    }
+    if (slot < 0) { /* full: make room by dropping slot 0 */
+        free(cache[0].ptr);
+        held -= cache[0].size;
+        cache[0].ptr = NULL;
+        slot = 0;
+    }
+    if (size >= CACHE_MIN_BYTES && held + size <= cache_limit) {
+        cache[slot].ptr = ptr;
+        cache[slot].size = size;
+        ptr = NULL;
+    }
+    PyThread_release_lock(cache_lock);
+    free(ptr);
+}
+
+static void buffer_dealloc(BufferObject *self) {
+    if (self->ptr) block_free(self->ptr, self->size);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int buffer_getbuffer(BufferObject *self, Py_buffer *view, int flags) {
+    return PyBuffer_FillInfo(view, (PyObject *)self, self->ptr, self->size, 0, flags);
+}
+
+static PyBufferProcs buffer_as_buffer = {(getbufferproc)buffer_getbuffer, NULL};
+
+static PyTypeObject BufferType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "xent._kernels._xentc.Buffer",
+    .tp_basicsize = sizeof(BufferObject),
+    .tp_dealloc = (destructor)buffer_dealloc,
+    .tp_as_buffer = &buffer_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Uninitialised memory for an output array, recycled through a small cache.",
+};
+
+static PyObject *py_empty(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_ssize_t size;
+    if (!PyArg_ParseTuple(args, "n", &size)) return NULL;
+    if (size < 1) return PyErr_Format(PyExc_ValueError, "size must be positive, got %zd", size);
+    BufferObject *buf = PyObject_New(BufferObject, &BufferType);
+    if (!buf) return NULL;
+    buf->size = size;
+    buf->ptr = block_alloc(size);
+    if (!buf->ptr) {
+        buf->size = 0;
+        Py_DECREF(buf);
+        return PyErr_NoMemory();
+    }
+    return (PyObject *)buf;
+}
+
+static PyObject *py_set_cache_limit(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "n", &limit)) return NULL;
+    PyThread_acquire_lock(cache_lock, WAIT_LOCK);
+    cache_limit = limit < 0 ? 0 : limit;
+    void *drop[CACHE_SLOTS] = {NULL};
+    for (int i = 0; i < CACHE_SLOTS; i++) { /* drop every cached block */
+        drop[i] = cache[i].ptr;
+        cache[i].ptr = NULL;
+    }
+    PyThread_release_lock(cache_lock);
+    for (int i = 0; i < CACHE_SLOTS; i++) free(drop[i]);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_cache_bytes(PyObject *self, PyObject *noargs) {
+    (void)self;
+    (void)noargs;
+    Py_ssize_t held = 0;
+    PyThread_acquire_lock(cache_lock, WAIT_LOCK);
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (cache[i].ptr) held += cache[i].size;
+    PyThread_release_lock(cache_lock);
+    return PyLong_FromSsize_t(held);
+}
+
 /* ------------------------------------------------------------------ module */
 
 static PyObject *py_isa(PyObject *self, PyObject *noargs) {
@@ -423,6 +567,10 @@ static PyMethodDef methods[] = {
     {"isa", py_isa, METH_NOARGS, "The instruction set in use."},
     {"supported_isas", py_supported_isas, METH_NOARGS, "Instruction sets this CPU can run."},
     {"set_isa", py_set_isa, METH_VARARGS, "Use another instruction set ('best' to reset)."},
+    {"empty", py_empty, METH_VARARGS, "empty(nbytes) -> Buffer: memory for an output array."},
+    {"set_cache_limit", py_set_cache_limit, METH_VARARGS,
+     "set_cache_limit(nbytes): bytes of output blocks kept for reuse (0: none); empties it."},
+    {"cache_bytes", py_cache_bytes, METH_NOARGS, "Bytes of output blocks held for reuse."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -432,5 +580,13 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_xentc",
 
 PyMODINIT_FUNC PyInit__xentc(void) {
     select_best_isa();
-    return PyModule_Create(&module);
+    cache_lock = PyThread_allocate_lock();
+    if (!cache_lock || PyType_Ready(&BufferType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    if (PyModule_AddIntConstant(m, "CACHE_MIN_BYTES", CACHE_MIN_BYTES) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

@@ -210,7 +210,7 @@ static PyObject *py_binary(PyObject *self, PyObject *args) {
     xent_binary_args *a = &job.args;
     a->op = op;
     a->n = n;
-    a->block = block_size(n, 8192, 64);
+    a->block = block_size(n, 32768, 64);
     a->x = bx.view.buf;
     a->y = by.view.buf;
     a->w = bw.held ? bw.view.buf : NULL;

@@ -76,11 +76,12 @@ XENT_INLINE V SFX(logits_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G,
     V spn = VADD(VMAX(VZERO(), VNEG(x)), l1p);
     V loss = VADD(SFX(times_or_zero)(neg, sp), SFX(times_or_zero)(pos, spn));
     if (G) {
-        V small = VMUL(e, big);
+        /* (1 - y) s(x) - p y s(-x) = big (a + b e): with s(|x|) = big, s(-|x|) = e big */
         VM nonneg = VCMP(x, VZERO(), C_GE);
-        V sig = VBLEND(nonneg, small, big);
-        V sig_neg = VBLEND(nonneg, big, small);
-        *g = VSUB(VMUL(neg, sig), VMUL(pos, sig_neg));
+        V npos = VNEG(pos);
+        V a = VBLEND(nonneg, npos, neg);
+        V b = VBLEND(nonneg, neg, npos);
+        *g = VMUL(big, VFMA(b, e, a));
     }
     return SFX(finish)(k, loss, g, w, *valid, G, X, has_w);
 }

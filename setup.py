@@ -8,6 +8,8 @@ compiler `pip install .` still succeeds and xent runs its array-API reference pa
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -27,7 +29,7 @@ SOURCES = [
 
 # GCC and Clang: optimise, keep IEEE semantics (no fast-math, no silent fused
 # multiply-adds: the kernels write the ones they want), no host-specific flags.
-UNIX_FLAGS = ["-O3", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-pthread"]
+UNIX_FLAGS = ["-O3", "-g0", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-pthread"]
 
 
 class BuildExt(build_ext):
@@ -36,6 +38,15 @@ class BuildExt(build_ext):
             for ext in self.extensions:
                 ext.extra_compile_args = [*UNIX_FLAGS, *ext.extra_compile_args]
                 ext.extra_link_args = ["-pthread", *ext.extra_link_args]
+        compile_one = self.compiler.compile
+
+        def compile_parallel(sources: list[str], *args: object, **kwargs: object) -> list[str]:
+            """One compiler process per source file (they are independent)."""
+            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+                jobs = pool.map(lambda source: compile_one([source], *args, **kwargs), sources)
+                return [obj for objects in jobs for obj in objects]
+
+        self.compiler.compile = compile_parallel
         super().build_extensions()
 
 

@@ -198,7 +198,7 @@ typedef struct {
 } SFX(pow_spec);
 
 /* NumPy's fast paths for array ** scalar (0, 1, 2, 0.5, -1), repeated squaring for
- * other small integers, and the C library's pow otherwise. */
+ * other small integers, and the C library's pow (powf for float32) otherwise. */
 static inline SFX(pow_spec) SFX(pow_plan)(T g) {
     SFX(pow_spec) s;
     s.g = g;
@@ -239,7 +239,7 @@ XENT_INLINE V SFX(vpow)(V m, const SFX(pow_spec) * s) {
         VSTORE(buf, m);
         for (int i = 0; i < W; i++) {
 #if !XENT_F64
-            buf[i] = (T)pow((double)buf[i], (double)s->g);
+            buf[i] = powf(buf[i], s->g); /* as NumPy's float32 power */
 #else
             buf[i] = pow(buf[i], s->g);
 #endif

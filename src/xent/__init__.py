@@ -7,6 +7,7 @@ xent imports no framework.
 
 from . import keras, tf
 from ._autodiff import value_and_grad
+from ._kernels import get_num_threads, set_num_threads
 from ._version import __version__
 from .functional import (
     binary_cross_entropy,
@@ -21,8 +22,10 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
+    "get_num_threads",
     "keras",
     "nll_loss",
+    "set_num_threads",
     "sigmoid_focal_loss",
     "tf",
     "value_and_grad",

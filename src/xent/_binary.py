@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._array import Array, SigmoidParts, analytic_gradient, times_or_zero
+from ._kernels import accelerated
 from ._reduce import torch_reduce
 
 LOG_FLOOR = -100.0  # PyTorch clamps each log in binary_cross_entropy at -100
@@ -170,6 +171,7 @@ def _weigh_mask_reduce(
     return torch_reduce(xp, loss, grad, reduction, denominator)
 
 
+@accelerated("binary_cross_entropy_with_logits")
 def binary_cross_entropy_with_logits(
     xp: Any,
     x: Array,
@@ -190,6 +192,7 @@ def binary_cross_entropy_with_logits(
     return _weigh_mask_reduce(xp, loss, grad, weight, valid, reduction)
 
 
+@accelerated("binary_cross_entropy")
 def binary_cross_entropy(
     xp: Any,
     p: Array,
@@ -208,6 +211,7 @@ def binary_cross_entropy(
     return _weigh_mask_reduce(xp, loss, grad, weight, valid, reduction)
 
 
+@accelerated("sigmoid_focal_loss")
 def sigmoid_focal_loss(
     xp: Any,
     x: Array,

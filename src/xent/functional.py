@@ -62,12 +62,12 @@ class _Binary:
         array = as_array(self.xp, value, like=self.x)
         check_real(self.xp, array, name)
         check_broadcasts_to(array, tuple(self.x.shape), name)
-        return self.xp.astype(array, self.compute_dtype)
+        return self.xp.astype(array, self.compute_dtype, copy=False)
 
     def result(self, loss: Array, grad: Array | None) -> tuple[Array, Array | None]:
         xp = self.xp
-        loss = xp.astype(loss, self.out_dtype)
-        return loss, None if grad is None else xp.astype(grad, self.input_dtype)
+        loss = xp.astype(loss, self.out_dtype, copy=False)
+        return loss, None if grad is None else xp.astype(grad, self.input_dtype, copy=False)
 
 
 def prepare_binary(input: Any, target: Any, shape_message: str, *others: Any) -> _Binary:
@@ -85,7 +85,9 @@ def prepare_binary(input: Any, target: Any, shape_message: str, *others: Any) ->
     check_same_shape(input, target, shape_message)
     out_dtype = result_float_dtype(xp, input.dtype, target.dtype)
     ct = compute_dtype(xp, out_dtype)
-    return _Binary(xp, xp.astype(input, ct), xp.astype(target, ct), input.dtype, out_dtype, ct)
+    # copy=False: no copy of arrays already in the compute dtype (none is written to)
+    x, y = xp.astype(input, ct, copy=False), xp.astype(target, ct, copy=False)
+    return _Binary(xp, x, y, input.dtype, out_dtype, ct)
 
 
 @loss_function

@@ -1,0 +1,85 @@
+/* Sums of losses: float32 values are widened and added in float64 lanes,
+ * float64 values are added with a per-lane compensated (TwoSum) accumulator.
+ * The lanes are combined in a fixed order, so a block's sum depends only on the
+ * block's data. */
+
+#if XENT_ISA == XENT_ISA_AVX512
+#define VD __m512d
+#define WD 8
+#define VD_ZERO() _mm512_setzero_pd()
+#define VD_ADD _mm512_add_pd
+#define VD_SUB _mm512_sub_pd
+#define VD_STORE(p, v) _mm512_storeu_pd((p), (v))
+#if !XENT_F64
+#define VD_LO(v) _mm512_cvtps_pd(_mm512_castps512_ps256(v))
+#define VD_HI(v) _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)))
+#endif
+#elif XENT_ISA == XENT_ISA_AVX2
+#define VD __m256d
+#define WD 4
+#define VD_ZERO() _mm256_setzero_pd()
+#define VD_ADD _mm256_add_pd
+#define VD_SUB _mm256_sub_pd
+#define VD_STORE(p, v) _mm256_storeu_pd((p), (v))
+#if !XENT_F64
+#define VD_LO(v) _mm256_cvtps_pd(_mm256_castps256_ps128(v))
+#define VD_HI(v) _mm256_cvtps_pd(_mm256_extractf128_ps((v), 1))
+#endif
+#else
+#define VD double
+#define WD 1
+#define VD_ZERO() 0.0
+#define VD_ADD(a, b) ((a) + (b))
+#define VD_SUB(a, b) ((a) - (b))
+#define VD_STORE(p, v) (*(p) = (v))
+#if !XENT_F64
+#define VD_LO(v) ((double)(v))
+#endif
+#endif
+
+typedef struct {
+    VD a, b; /* float32: the two widened halves; float64: sum and compensation */
+    int64_t count;
+} SFX(acc_t);
+
+XENT_INLINE void SFX(acc_init)(SFX(acc_t) * acc) {
+    acc->a = VD_ZERO();
+    acc->b = VD_ZERO();
+    acc->count = 0;
+}
+
+XENT_INLINE void SFX(acc_add)(SFX(acc_t) * acc, V v) {
+#if !XENT_F64
+    acc->a = VD_ADD(acc->a, VD_LO(v));
+#if W > 1
+    acc->b = VD_ADD(acc->b, VD_HI(v));
+#endif
+#else
+    /* TwoSum: s + e == acc->a + v exactly */
+    VD s = VD_ADD(acc->a, v);
+    VD bp = VD_SUB(s, acc->a);
+    VD e = VD_ADD(VD_SUB(acc->a, VD_SUB(s, bp)), VD_SUB(v, bp));
+    acc->a = s;
+    acc->b = VD_ADD(acc->b, e);
+#endif
+}
+
+/* (hi, lo) += v, compensated */
+static inline void SFX(two_sum_into)(double *hi, double *lo, double v) {
+    double s = *hi + v;
+    double bp = s - *hi;
+    *lo += (*hi - (s - bp)) + (v - bp);
+    *hi = s;
+}
+
+static inline void SFX(acc_finish)(SFX(acc_t) * acc, xent_partial *out) {
+    double a[WD], b[WD];
+    VD_STORE(a, acc->a);
+    VD_STORE(b, acc->b);
+    double hi = 0, lo = 0;
+    for (int i = 0; i < WD; i++) SFX(two_sum_into)(&hi, &lo, a[i]);
+    for (int i = 0; i < WD; i++) SFX(two_sum_into)(&hi, &lo, b[i]);
+    out->hi = hi;
+    out->lo = lo;
+    out->count = acc->count;
+}

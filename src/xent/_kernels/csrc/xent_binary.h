@@ -1,0 +1,279 @@
+/* The binary family in one pass: loss (elementwise or summed) and gradient.
+ *
+ * Each formula mirrors src/xent/_binary.py operation by operation (same stable
+ * forms, same order, same 0 * inf handling); only exp/log/log1p differ (ours,
+ * within an ulp or two). Per element, with y' the masked and smoothed target:
+ *   logits: (1 - y') softplus(x) + p y' softplus(-x),  grad (1 - y') s(x) - p y' s(-x)
+ *   probs:  -(y' max(log x, -100) + (1 - y') max(log1p(-x), -100)),
+ *           grad (x - y') / max(x (1 - x), 1e-12)
+ *   focal:  torchvision's, see _binary.focal_elementwise
+ * then times the weight, zero where ignored, and the gradient times gscale. */
+
+typedef struct {
+    V ignore, keep, add, gscale, alpha, one_minus_alpha, gamma;
+    int has_ignore, smooth, scale, use_alpha;
+    SFX(pow_spec) pw_mod, pw_dmod;
+} SFX(bconst);
+
+static void SFX(bconst_init)(SFX(bconst) * k, const xent_binary_args *a) {
+    k->has_ignore = a->has_ignore;
+    k->ignore = VSET1((T)a->ignore);
+    k->smooth = a->ls != 0;
+    k->keep = VSET1((T)(1.0 - a->ls));
+    k->add = VSET1((T)(0.5 * a->ls));
+    k->scale = a->gscale != 1.0;
+    k->gscale = VSET1((T)a->gscale);
+    k->use_alpha = a->alpha >= 0;
+    k->alpha = VSET1((T)a->alpha);
+    k->one_minus_alpha = VSET1((T)(1.0 - a->alpha));
+    k->gamma = VSET1((T)a->gamma);
+    k->pw_mod = SFX(pow_plan)((T)a->gamma);
+    k->pw_dmod = SFX(pow_plan)((T)(a->gamma - 1.0));
+}
+
+/* coef * (coef == 0 ? 0 : value): no 0 * inf */
+XENT_INLINE V SFX(times_or_zero)(V coef, V value) {
+    return VMULZ(VCMP(coef, VZERO(), C_NE), coef, value);
+}
+
+/* The target after ignore_index (-> 0) and label smoothing; *valid: not ignored. */
+XENT_INLINE V SFX(target)(const SFX(bconst) * k, V y, int X, VM *valid) {
+    if (X && k->has_ignore) {
+        *valid = VCMP(y, k->ignore, C_NE);
+        y = VSELZERO(*valid, y);
+    }
+    if (X && k->smooth) y = VADD(VMUL(y, k->keep), k->add);
+    return y;
+}
+
+/* weight, ignore mask and gradient scale, in the reference's order */
+XENT_INLINE V SFX(finish)(const SFX(bconst) * k, V loss, V *g, V w, VM valid, int G, int X,
+                          int has_w) {
+    if (X && has_w) {
+        loss = VMUL(loss, w);
+        if (G) *g = VMUL(*g, w);
+    }
+    if (X && k->has_ignore) {
+        loss = VSELZERO(valid, loss);
+        if (G) *g = VSELZERO(valid, *g);
+    }
+    if (G && k->scale) *g = VMUL(*g, k->gscale);
+    return loss;
+}
+
+XENT_INLINE V SFX(logits_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, int X,
+                              int has_w, int has_pw, V *g, VM *valid) {
+    y = SFX(target)(k, y, X, valid);
+    V one = VSET1(1);
+    V neg = VSUB(one, y);
+    V pos = (X && has_pw) ? VMUL(pw, y) : y;
+    V e = SFX(vexp_nonpos)(VNABS(x));
+    V u = VADD(one, e);
+    /* 1 / u: the sigmoid, and float64's log1p (which needs it exact) */
+    V big = XENT_F64 ? VDIV(one, u) : G ? VRECIP(u) : one;
+    V l1p = SFX(vlog1p_unit)(e, u, big);
+    V sp = VADD(VMAX(VZERO(), x), l1p);
+    V spn = VADD(VMAX(VZERO(), VNEG(x)), l1p);
+    V loss = VADD(SFX(times_or_zero)(neg, sp), SFX(times_or_zero)(pos, spn));
+    if (G) {
+        /* (1 - y) s(x) - p y s(-x) = big (a + b e): with s(|x|) = big, s(-|x|) = e big */
+        VM nonneg = VCMP(x, VZERO(), C_GE);
+        V npos = VNEG(pos);
+        V a = VBLEND(nonneg, npos, neg);
+        V b = VBLEND(nonneg, neg, npos);
+        *g = VMUL(big, VFMA(b, e, a));
+    }
+    return SFX(finish)(k, loss, g, w, *valid, G, X, has_w);
+}
+
+XENT_INLINE V SFX(probs_one)(const SFX(bconst) * k, V p, V y, V w, V pw, int G, int X,
+                             int has_w, int has_pw, V *g, VM *valid) {
+    (void)pw;
+    (void)has_pw;
+    y = SFX(target)(k, y, X, valid);
+    V one = VSET1(1);
+    V floor = VSET1(-100.0);
+    VM positive = VCMP(p, VZERO(), C_GT);
+    VM below_one = VCMP(p, one, C_LT);
+    V log_p = SFX(vlog)(VBLEND(positive, one, p));
+    log_p = VBLEND(positive, floor, VMAX(floor, log_p));
+    V log_1mp = SFX(vlog1m)(VSELZERO(below_one, p));
+    log_1mp = VBLEND(below_one, floor, VMAX(floor, log_1mp));
+    V loss = VNEG(VADD(VMUL(y, log_p), VMUL(VSUB(one, y), log_1mp)));
+    if (G) {
+        V denom = VMAX(VSET1(1e-12), VMUL(p, VSUB(one, p)));
+        *g = VDIV(VSUB(p, y), denom);
+    }
+    return SFX(finish)(k, loss, g, w, *valid, G, X, has_w);
+}
+
+XENT_INLINE V SFX(focal_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, int X,
+                             int has_w, int has_pw, V *g, VM *valid) {
+    (void)w;
+    (void)pw;
+    (void)has_w;
+    (void)has_pw;
+    (void)X;
+    (void)valid;
+    V one = VSET1(1);
+    V e = SFX(vexp_nonpos)(VNABS(x));
+    V u = VADD(one, e);
+    V big = XENT_F64 ? VDIV(one, u) : VRECIP(u);
+    V small = VMUL(e, big);
+    VM nonneg = VCMP(x, VZERO(), C_GE);
+    V sig = VBLEND(nonneg, small, big);
+    V sig_neg = VBLEND(nonneg, big, small);
+    V l1p = SFX(vlog1p_unit)(e, u, big);
+    V sp = VADD(VMAX(VZERO(), x), l1p);
+    V spn = VADD(VMAX(VZERO(), VNEG(x)), l1p);
+    V neg = VSUB(one, y);
+    V ce = VADD(SFX(times_or_zero)(neg, sp), SFX(times_or_zero)(y, spn));
+    V m = VADD(VMUL(y, sig_neg), VMUL(neg, sig));
+    V modulator = SFX(vpow)(m, &k->pw_mod);
+    V loss = VMUL(ce, modulator);
+    V balance = one;
+    if (k->use_alpha) {
+        balance = VADD(VMUL(k->alpha, y), VMUL(k->one_minus_alpha, neg));
+        loss = VMUL(balance, loss);
+    }
+    if (G) {
+        V dce = VSUB(VMUL(neg, sig), VMUL(y, sig_neg));
+        V dm = VMUL(VSUB(one, VMUL(VSET1(2), y)), VMUL(sig, sig_neg));
+        VM positive = VCMP(m, VZERO(), C_GT);
+        V m_safe = VBLEND(positive, one, m);
+        V dmod = VMUL(VMUL(k->gamma, SFX(vpow)(m_safe, &k->pw_dmod)), dm);
+        dmod = VSELZERO(positive, dmod);
+        V grad = VADD(VMUL(dce, modulator), VMUL(ce, dmod));
+        if (k->use_alpha) grad = VMUL(balance, grad);
+        if (k->scale) grad = VMUL(grad, k->gscale);
+        *g = grad;
+    }
+    return loss;
+}
+
+/* One segment [i, i + len) in which w and pw are contiguous. The constants and
+ * the accumulator are copied to locals (vector types may alias the outputs, so
+ * through pointers they would be reloaded at every store), and two vectors are
+ * computed per iteration so that their long dependency chains overlap. */
+#define XENT_SEGMENT(OP)                                                                        \
+    XENT_INLINE void SFX(seg_##OP)(const SFX(bconst) * kp, const xent_binary_args *a, int64_t i, \
+                                   int64_t len, const T *w, const T *pw, SFX(acc_t) * accp,    \
+                                   int G, int L, int X) {                                       \
+        const SFX(bconst) kc = *kp;                                                             \
+        const SFX(bconst) *k = &kc;                                                             \
+        SFX(acc_t) ac = *accp;                                                                  \
+        SFX(acc_t) *acc = &ac;                                                                  \
+        const T *x = (const T *)a->x + i, *y = (const T *)a->y + i;                            \
+        T *lo = L ? (T *)a->loss + i : NULL;                                                    \
+        T *go = G ? (T *)a->grad + i : NULL;                                                    \
+        int has_w = w != NULL, has_pw = pw != NULL, count = X && k->has_ignore;                 \
+        V one = VSET1(1);                                                                       \
+        int64_t j = 0;                                                                          \
+        for (; j + 2 * W <= len; j += 2 * W) {                                                  \
+            V g0 = one, g1 = one;                                                               \
+            VM v0 = VM_ALL, v1 = VM_ALL;                                                        \
+            V l0 = SFX(OP##_one)(k, VLOAD(x + j), VLOAD(y + j), has_w ? VLOAD(w + j) : one,     \
+                                 has_pw ? VLOAD(pw + j) : one, G, X, has_w, has_pw, &g0, &v0);  \
+            V l1 = SFX(OP##_one)(k, VLOAD(x + j + W), VLOAD(y + j + W),                         \
+                                 has_w ? VLOAD(w + j + W) : one,                                \
+                                 has_pw ? VLOAD(pw + j + W) : one, G, X, has_w, has_pw, &g1,    \
+                                 &v1);                                                          \
+            if (G) {                                                                            \
+                VSTORE(go + j, g0);                                                             \
+                VSTORE(go + j + W, g1);                                                         \
+            }                                                                                   \
+            if (L) {                                                                            \
+                VSTORE(lo + j, l0);                                                             \
+                VSTORE(lo + j + W, l1);                                                         \
+            } else {                                                                            \
+                SFX(acc_add)(acc, l0);                                                          \
+                SFX(acc_add)(acc, l1);                                                          \
+            }                                                                                   \
+            if (count) acc->count += VMASK_COUNT(v0) + VMASK_COUNT(v1);                         \
+        }                                                                                       \
+        for (; j + W <= len; j += W) {                                                          \
+            V g = one;                                                                          \
+            VM valid = VM_ALL;                                                                  \
+            V l = SFX(OP##_one)(k, VLOAD(x + j), VLOAD(y + j), has_w ? VLOAD(w + j) : one,      \
+                                has_pw ? VLOAD(pw + j) : one, G, X, has_w, has_pw, &g, &valid); \
+            if (G) VSTORE(go + j, g);                                                           \
+            if (L) VSTORE(lo + j, l);                                                           \
+            else SFX(acc_add)(acc, l);                                                          \
+            if (count) acc->count += VMASK_COUNT(valid);                                        \
+        }                                                                                       \
+        if (j < len) { /* the last partial vector, through zero-padded copies */                \
+            int r = (int)(len - j);                                                             \
+            T bx[W], by[W], bw[W], bp[W], bl[W], bg[W];                                         \
+            for (int q = 0; q < W; q++) bx[q] = by[q] = bw[q] = bp[q] = 0;                      \
+            memcpy(bx, x + j, r * sizeof(T));                                                   \
+            memcpy(by, y + j, r * sizeof(T));                                                   \
+            if (has_w) memcpy(bw, w + j, r * sizeof(T));                                        \
+            if (has_pw) memcpy(bp, pw + j, r * sizeof(T));                                      \
+            VM lanes = VMASK_FIRST(r);                                                          \
+            V g = one;                                                                          \
+            VM valid = VM_ALL;                                                                  \
+            V l = SFX(OP##_one)(k, VLOAD(bx), VLOAD(by), has_w ? VLOAD(bw) : one,               \
+                                has_pw ? VLOAD(bp) : one, G, X, has_w, has_pw, &g, &valid);     \
+            if (G) {                                                                            \
+                VSTORE(bg, g);                                                                  \
+                memcpy(go + j, bg, r * sizeof(T));                                              \
+            }                                                                                   \
+            if (L) {                                                                            \
+                VSTORE(bl, l);                                                                  \
+                memcpy(lo + j, bl, r * sizeof(T));                                              \
+            } else                                                                              \
+                SFX(acc_add)(acc, VSELZERO(lanes, l));                                          \
+            if (count) acc->count += VMASK_COUNT(VM_AND(valid, lanes));                         \
+        }                                                                                       \
+        *accp = ac;                                                                             \
+    }
+
+XENT_SEGMENT(logits)
+XENT_SEGMENT(probs)
+XENT_SEGMENT(focal)
+
+/* Specialised on G (gradient), L (elementwise loss) and X (any of weight,
+ * pos_weight, ignore_index, label smoothing): the plain case carries no tests. */
+#define XENT_SEG_CASES(OP, base)                                                               \
+    case base + 0: SFX(seg_##OP)(&k, a, i, len, w, pw, &acc, 0, 0, 0); break;                  \
+    case base + 1: SFX(seg_##OP)(&k, a, i, len, w, pw, &acc, 0, 0, 1); break;                  \
+    case base + 2: SFX(seg_##OP)(&k, a, i, len, w, pw, &acc, 0, 1, 0); break;                  \
+    case base + 3: SFX(seg_##OP)(&k, a, i, len, w, pw, &acc, 0, 1, 1); break;                  \
+    case base + 4: SFX(seg_##OP)(&k, a, i, len, w, pw, &acc, 1, 0, 0); break;                  \
+    case base + 5: SFX(seg_##OP)(&k, a, i, len, w, pw, &acc, 1, 0, 1); break;                  \
+    case base + 6: SFX(seg_##OP)(&k, a, i, len, w, pw, &acc, 1, 1, 0); break;                  \
+    case base + 7: SFX(seg_##OP)(&k, a, i, len, w, pw, &acc, 1, 1, 1); break;
+
+void SFX(xent_binary_block)(const xent_binary_args *a, int64_t b, xent_partial *out) {
+    SFX(bconst) k;
+    SFX(bconst_init)(&k, a);
+    SFX(acc_t) acc;
+    SFX(acc_init)(&acc);
+    int64_t i = b * a->block, end = i + a->block;
+    if (end > a->n) end = a->n;
+    int G = a->grad != NULL, L = a->loss != NULL;
+    int X = a->w != NULL || a->pw != NULL || a->has_ignore || a->ls != 0;
+    int variant = a->op * 8 + G * 4 + L * 2 + X;
+    while (i < end) {
+        int64_t len = end - i;
+        const T *w = NULL, *pw = NULL;
+        if (a->w) {
+            int64_t o = i % a->w_period;
+            w = (const T *)a->w + o;
+            if (a->w_period - o < len) len = a->w_period - o;
+        }
+        if (a->pw) {
+            int64_t o = i % a->pw_period;
+            pw = (const T *)a->pw + o;
+            if (a->pw_period - o < len) len = a->pw_period - o;
+        }
+        switch (variant) {
+            XENT_SEG_CASES(logits, 0)
+            XENT_SEG_CASES(probs, 8)
+            XENT_SEG_CASES(focal, 16)
+        default: break;
+        }
+        i += len;
+    }
+    SFX(acc_finish)(&acc, out);
+}

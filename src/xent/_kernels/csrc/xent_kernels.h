@@ -1,0 +1,87 @@
+/* The kernels' interface: job descriptions shared by the module and every
+ * instruction-set variant. Nothing here depends on Python. */
+#ifndef XENT_KERNELS_H
+#define XENT_KERNELS_H
+
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define XENT_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define XENT_INLINE static __forceinline
+#else
+#define XENT_INLINE static inline
+#endif
+
+enum { XENT_OP_BCE_LOGITS = 0, XENT_OP_BCE_PROBS = 1, XENT_OP_FOCAL = 2 };
+
+/* One block's share of a reduction: a compensated sum (hi + lo) and, with an
+ * ignore_index, the number of elements that were not ignored. Blocks are a
+ * fixed decomposition of the input and are combined in block order, so the
+ * result does not depend on the number of threads. */
+typedef struct {
+    double hi, lo;
+    int64_t count;
+} xent_partial;
+
+/* Elementwise binary losses over n elements (all arrays contiguous, same dtype).
+ * w and pw (may be NULL) are periodic: element i uses w[i % w_period]. */
+typedef struct {
+    int op;
+    int64_t n, block;
+    const void *x, *y, *w, *pw;
+    int64_t w_period, pw_period;
+    void *loss; /* elementwise loss (reduction 'none') or NULL */
+    void *grad; /* gradient or NULL */
+    int has_ignore;
+    double ignore;
+    double ls; /* label smoothing, 0 for none */
+    double alpha, gamma;
+    double gscale; /* the gradient is multiplied by it (1 / 'mean' denominator) */
+} xent_binary_args;
+
+typedef void (*xent_binary_block_fn)(const xent_binary_args *, int64_t, xent_partial *);
+
+/* Softmax cross-entropy with class-index targets: logits (N, C, S) contiguous
+ * (S = 1 for the usual (N, C)), targets (N, S) int32 or int64, weight (C,) or
+ * NULL. Work items are rows (S = 1) or tiles of `tile` positions of one n;
+ * `block` work items make a block. */
+typedef struct {
+    int64_t N, C, S;
+    const void *x;
+    const void *t;
+    int t64;
+    const void *w;
+    void *loss; /* (N, S) elementwise or NULL */
+    void *grad; /* (N, C, S) or NULL */
+    int64_t ignore;
+    double eps;    /* label smoothing */
+    double wsum;   /* sum of all class weights (C without weights) */
+    double gscale; /* 1 / 'mean' denominator, 1 otherwise */
+    int64_t tile, ntiles, items, block;
+} xent_softmax_args;
+
+typedef void (*xent_softmax_block_fn)(const xent_softmax_args *, int64_t, xent_partial *);
+
+typedef struct {
+    const char *name;
+    xent_binary_block_fn binary_f32, binary_f64;
+    xent_softmax_block_fn softmax_f32, softmax_f64;
+} xent_isa_table;
+
+#define XENT_DECLARE_ISA(isa)                                                                   \
+    void xent_binary_block_##isa##_f32(const xent_binary_args *, int64_t, xent_partial *);    \
+    void xent_binary_block_##isa##_f64(const xent_binary_args *, int64_t, xent_partial *);    \
+    void xent_softmax_block_##isa##_f32(const xent_softmax_args *, int64_t, xent_partial *);  \
+    void xent_softmax_block_##isa##_f64(const xent_softmax_args *, int64_t, xent_partial *);
+
+XENT_DECLARE_ISA(baseline)
+#if defined(__x86_64__) || defined(_M_X64)
+#if defined(__GNUC__) || defined(__clang__)
+#define XENT_HAVE_X86_SIMD 1
+XENT_DECLARE_ISA(avx2)
+XENT_DECLARE_ISA(avx512)
+#endif
+#endif
+
+#endif

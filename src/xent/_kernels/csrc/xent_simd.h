@@ -1,0 +1,326 @@
+/* Vector abstraction: one set of names, three instruction sets, two dtypes.
+ *
+ * Include with XENT_ISA set to XENT_ISA_BASELINE, XENT_ISA_AVX2 or XENT_ISA_AVX512
+ * and XENT_F64 set to 0 (float32) or 1 (float64). The kernel bodies
+ * (xent_math.h, xent_binary.h, xent_softmax.h) are written once against these
+ * names. Every operation is explicit: no operation is fused unless written as
+ * VFMA/VFNMA (the extension is compiled with -ffp-contract=off).
+ *
+ *   T  element type, V vector of W elements, VM lane mask, VI same-width integers
+ *   VBLEND(m, a, b) = m ? b : a (per lane)
+ *   VMAX(a, b) / VMIN(a, b) return b when either is nan (x86 semantics, kept in
+ *   the baseline too): VMAX(c, x) propagates a nan x.
+ *   VD is the double vector used to accumulate sums (float32 values are widened).
+ */
+
+#undef T
+#undef V
+#undef VM
+#undef VI
+#undef W
+#undef SFX
+
+#define XENT_ISA_BASELINE 1
+#define XENT_ISA_AVX2 2
+#define XENT_ISA_AVX512 3
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#if XENT_ISA == XENT_ISA_AVX512 || XENT_ISA == XENT_ISA_AVX2
+#include <immintrin.h>
+#endif
+
+/* ------------------------------------------------------------------ AVX-512 */
+#if XENT_ISA == XENT_ISA_AVX512
+#if !XENT_F64
+#define T float
+#define V __m512
+#define VM __mmask16
+#define VI __m512i
+#define W 16
+#define SFX(name) name##_avx512_f32
+#define VLOAD(p) _mm512_loadu_ps(p)
+#define VSTORE(p, v) _mm512_storeu_ps((p), (v))
+#define VLOADN(p, r) _mm512_maskz_loadu_ps(VMASK_FIRST(r), (p))
+#define VSTOREN(p, v, r) _mm512_mask_storeu_ps((p), VMASK_FIRST(r), (v))
+#define VSET1(s) _mm512_set1_ps((float)(s))
+#define VADD _mm512_add_ps
+#define VSUB _mm512_sub_ps
+#define VMUL _mm512_mul_ps
+#define VDIV _mm512_div_ps
+#define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define VFNMA(a, b, c) _mm512_fnmadd_ps((a), (b), (c))
+#define VMAX _mm512_max_ps
+#define VMIN _mm512_min_ps
+#define VSQRT _mm512_sqrt_ps
+#define VCMP(a, b, op) _mm512_cmp_ps_mask((a), (b), (op))
+#define VBLEND(m, a, b) _mm512_mask_blend_ps((m), (a), (b))
+#define VAS_I(v) _mm512_castps_si512(v)
+#define VI_AS(i) _mm512_castsi512_ps(i)
+#define VIADD _mm512_add_epi32
+#define VISET1(s) _mm512_set1_epi32((int32_t)(s))
+#define VISHL(i, n) _mm512_slli_epi32((i), (n))
+#define VISHR(i, n) _mm512_srli_epi32((i), (n))
+#define VIAND _mm512_and_si512
+#define VIOR _mm512_or_si512
+#define VIXOR _mm512_xor_si512
+#define VMASK_FIRST(k) ((__mmask16)((1u << (k)) - 1u))
+#define VSCALEF(p, n) _mm512_scalef_ps((p), (n))
+#define VRECIP(a) xent_recip_avx512_f32(a)
+static inline __m512 xent_recip_avx512_f32(__m512 a) {
+    __m512 r = _mm512_rcp14_ps(a);
+    return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(a, r, _mm512_set1_ps(1.0f)), r);
+}
+#define VMULZ(m, a, b) _mm512_maskz_mul_ps((m), (a), (b))
+#define VMASK_COUNT(m) __builtin_popcount((unsigned)(m))
+#define VMASK_ANY(m) ((m) != 0)
+#else
+#define T double
+#define V __m512d
+#define VM __mmask8
+#define VI __m512i
+#define W 8
+#define SFX(name) name##_avx512_f64
+#define VLOAD(p) _mm512_loadu_pd(p)
+#define VSTORE(p, v) _mm512_storeu_pd((p), (v))
+#define VLOADN(p, r) _mm512_maskz_loadu_pd(VMASK_FIRST(r), (p))
+#define VSTOREN(p, v, r) _mm512_mask_storeu_pd((p), VMASK_FIRST(r), (v))
+#define VSET1(s) _mm512_set1_pd((double)(s))
+#define VADD _mm512_add_pd
+#define VSUB _mm512_sub_pd
+#define VMUL _mm512_mul_pd
+#define VDIV _mm512_div_pd
+#define VFMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
+#define VFNMA(a, b, c) _mm512_fnmadd_pd((a), (b), (c))
+#define VMAX _mm512_max_pd
+#define VMIN _mm512_min_pd
+#define VSQRT _mm512_sqrt_pd
+#define VCMP(a, b, op) _mm512_cmp_pd_mask((a), (b), (op))
+#define VBLEND(m, a, b) _mm512_mask_blend_pd((m), (a), (b))
+#define VAS_I(v) _mm512_castpd_si512(v)
+#define VI_AS(i) _mm512_castsi512_pd(i)
+#define VIADD _mm512_add_epi64
+#define VISET1(s) _mm512_set1_epi64((int64_t)(s))
+#define VISHL(i, n) _mm512_slli_epi64((i), (n))
+#define VISHR(i, n) _mm512_srli_epi64((i), (n))
+#define VIAND _mm512_and_si512
+#define VIOR _mm512_or_si512
+#define VIXOR _mm512_xor_si512
+#define VMASK_FIRST(k) ((__mmask8)((1u << (k)) - 1u))
+#define VSCALEF(p, n) _mm512_scalef_pd((p), (n))
+#define VMULZ(m, a, b) _mm512_maskz_mul_pd((m), (a), (b))
+#define VMASK_COUNT(m) __builtin_popcount((unsigned)(m))
+#define VMASK_ANY(m) ((m) != 0)
+#endif
+#define VM_AND(a, b) ((a) & (b))
+#define VM_OR(a, b) ((a) | (b))
+#define VM_ANDNOT(a, b) ((VM)(~(a) & (b))) /* !a && b */
+#define VM_ALL ((VM)((1u << W) - 1u))
+#define C_LT _CMP_LT_OQ
+#define C_LE _CMP_LE_OQ
+#define C_GT _CMP_GT_OQ
+#define C_GE _CMP_GE_OQ
+#define C_EQ _CMP_EQ_OQ
+#define C_NE _CMP_NEQ_UQ
+#define C_UNORD _CMP_UNORD_Q
+
+/* ------------------------------------------------------------------ AVX2 + FMA */
+#elif XENT_ISA == XENT_ISA_AVX2
+#if !XENT_F64
+#define T float
+#define V __m256
+#define VI __m256i
+#define W 8
+#define SFX(name) name##_avx2_f32
+#define VLOAD(p) _mm256_loadu_ps(p)
+#define VSTORE(p, v) _mm256_storeu_ps((p), (v))
+#define VLOADN(p, r) _mm256_maskload_ps((p), _mm256_castps_si256(VMASK_FIRST(r)))
+#define VSTOREN(p, v, r) _mm256_maskstore_ps((p), _mm256_castps_si256(VMASK_FIRST(r)), (v))
+#define VSET1(s) _mm256_set1_ps((float)(s))
+#define VADD _mm256_add_ps
+#define VSUB _mm256_sub_ps
+#define VMUL _mm256_mul_ps
+#define VDIV _mm256_div_ps
+#define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define VFNMA(a, b, c) _mm256_fnmadd_ps((a), (b), (c))
+#define VMAX _mm256_max_ps
+#define VMIN _mm256_min_ps
+#define VSQRT _mm256_sqrt_ps
+#define VCMP(a, b, op) _mm256_cmp_ps((a), (b), (op))
+#define VBLEND(m, a, b) _mm256_blendv_ps((a), (b), (m))
+#define VAS_I(v) _mm256_castps_si256(v)
+#define VI_AS(i) _mm256_castsi256_ps(i)
+#define VIADD _mm256_add_epi32
+#define VISET1(s) _mm256_set1_epi32((int32_t)(s))
+#define VISHL(i, n) _mm256_slli_epi32((i), (n))
+#define VISHR(i, n) _mm256_srli_epi32((i), (n))
+#define VIAND _mm256_and_si256
+#define VIOR _mm256_or_si256
+#define VIXOR _mm256_xor_si256
+#define VM_AND _mm256_and_ps
+#define VM_OR _mm256_or_ps
+#define VM_ANDNOT _mm256_andnot_ps
+#define VMASK_BITS(m) _mm256_movemask_ps(m)
+#define VM_FIRST_IOTA _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7)
+#else
+#define T double
+#define V __m256d
+#define VI __m256i
+#define W 4
+#define SFX(name) name##_avx2_f64
+#define VLOAD(p) _mm256_loadu_pd(p)
+#define VSTORE(p, v) _mm256_storeu_pd((p), (v))
+#define VLOADN(p, r) _mm256_maskload_pd((p), _mm256_castpd_si256(VMASK_FIRST(r)))
+#define VSTOREN(p, v, r) _mm256_maskstore_pd((p), _mm256_castpd_si256(VMASK_FIRST(r)), (v))
+#define VSET1(s) _mm256_set1_pd((double)(s))
+#define VADD _mm256_add_pd
+#define VSUB _mm256_sub_pd
+#define VMUL _mm256_mul_pd
+#define VDIV _mm256_div_pd
+#define VFMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
+#define VFNMA(a, b, c) _mm256_fnmadd_pd((a), (b), (c))
+#define VMAX _mm256_max_pd
+#define VMIN _mm256_min_pd
+#define VSQRT _mm256_sqrt_pd
+#define VCMP(a, b, op) _mm256_cmp_pd((a), (b), (op))
+#define VBLEND(m, a, b) _mm256_blendv_pd((a), (b), (m))
+#define VAS_I(v) _mm256_castpd_si256(v)
+#define VI_AS(i) _mm256_castsi256_pd(i)
+#define VIADD _mm256_add_epi64
+#define VISET1(s) _mm256_set1_epi64x((int64_t)(s))
+#define VISHL(i, n) _mm256_slli_epi64((i), (n))
+#define VISHR(i, n) _mm256_srli_epi64((i), (n))
+#define VIAND _mm256_and_si256
+#define VIOR _mm256_or_si256
+#define VIXOR _mm256_xor_si256
+#define VM_AND _mm256_and_pd
+#define VM_OR _mm256_or_pd
+#define VM_ANDNOT _mm256_andnot_pd
+#define VMASK_BITS(m) _mm256_movemask_pd(m)
+#define VM_FIRST_IOTA _mm256_setr_pd(0, 1, 2, 3)
+#endif
+#define VM V
+#define VM_ALL VCMP(VSET1(0), VSET1(0), C_EQ)
+#define VMASK_FIRST(k) VCMP(VM_FIRST_IOTA, VSET1((double)(k)), C_LT)
+#define VMASK_COUNT(m) __builtin_popcount((unsigned)VMASK_BITS(m))
+#define VMASK_ANY(m) (VMASK_BITS(m) != 0)
+#define C_LT _CMP_LT_OQ
+#define C_LE _CMP_LE_OQ
+#define C_GT _CMP_GT_OQ
+#define C_GE _CMP_GE_OQ
+#define C_EQ _CMP_EQ_OQ
+#define C_NE _CMP_NEQ_UQ
+#define C_UNORD _CMP_UNORD_Q
+
+/* ------------------------------------------------------------------ portable baseline */
+#else
+#if !XENT_F64
+#define T float
+#define VI uint32_t
+#define SFX(name) name##_baseline_f32
+#else
+#define T double
+#define VI uint64_t
+#define SFX(name) name##_baseline_f64
+#endif
+#define V T
+#define VM int
+#define W 1
+#define VLOAD(p) (*(p))
+#define VSTORE(p, v) (*(p) = (v))
+#define VLOADN(p, r) (*(p))
+#define VSTOREN(p, v, r) (*(p) = (v))
+#define VSET1(s) ((T)(s))
+#define VADD(a, b) ((a) + (b))
+#define VSUB(a, b) ((a) - (b))
+#define VMUL(a, b) ((a) * (b))
+#define VDIV(a, b) ((a) / (b))
+/* no fused multiply-add in the baseline (a libm fma() would be a slow software one) */
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VFNMA(a, b, c) ((c) - (a) * (b))
+#define VMAX(a, b) ((a) > (b) ? (a) : (b))
+#define VMIN(a, b) ((a) < (b) ? (a) : (b))
+#if !XENT_F64
+#define VSQRT(a) sqrtf(a)
+#else
+#define VSQRT(a) sqrt(a)
+#endif
+#define C_LT 1
+#define C_LE 2
+#define C_GT 3
+#define C_GE 4
+#define C_EQ 5
+#define C_NE 6
+#define C_UNORD 7
+static inline int SFX(xent_cmp)(T a, T b, int op) {
+    switch (op) {
+    case C_LT: return a < b;
+    case C_LE: return a <= b;
+    case C_GT: return a > b;
+    case C_GE: return a >= b;
+    case C_EQ: return a == b;
+    case C_NE: return !(a == b);
+    default: return a != a || b != b;
+    }
+}
+#define VCMP(a, b, op) SFX(xent_cmp)((a), (b), (op))
+#define VBLEND(m, a, b) ((m) ? (b) : (a))
+static inline VI SFX(xent_as_i)(T v) {
+    VI i;
+    memcpy(&i, &v, sizeof i);
+    return i;
+}
+static inline T SFX(xent_i_as)(VI i) {
+    T v;
+    memcpy(&v, &i, sizeof v);
+    return v;
+}
+#define VAS_I(v) SFX(xent_as_i)(v)
+#define VI_AS(i) SFX(xent_i_as)(i)
+#define VIADD(a, b) ((VI)((a) + (b)))
+#define VISET1(s) ((VI)(s))
+#define VISHL(i, n) ((VI)((i) << (n)))
+#define VISHR(i, n) ((VI)((i) >> (n)))
+#define VIAND(a, b) ((VI)((a) & (b)))
+#define VIOR(a, b) ((VI)((a) | (b)))
+#define VIXOR(a, b) ((VI)((a) ^ (b)))
+#define VM_AND(a, b) ((a) && (b))
+#define VM_OR(a, b) ((a) || (b))
+#define VM_ANDNOT(a, b) (!(a) && (b))
+#define VM_ALL 1
+#define VMASK_FIRST(k) ((k) > 0)
+#define VMASK_COUNT(m) ((m) ? 1 : 0)
+#define VMASK_ANY(m) (m)
+#endif
+
+/* ------------------------------------------------------------------ derived */
+#define VZERO() VSET1(0)
+#define VSELZERO(m, a) VBLEND((m), VZERO(), (a)) /* m ? a : 0 */
+#ifndef VRECIP
+#define VRECIP(a) VDIV(VSET1(1), (a)) /* 1 / a, within an ulp */
+#endif
+#ifndef VMULZ
+#define VMULZ(m, a, b) VSELZERO((m), VMUL((a), (b))) /* m ? a * b : 0 */
+#endif
+#define VABS(a) VI_AS(VISHR(VISHL(VAS_I(a), 1), 1))
+#define VSIGN VISHL(VISET1(1), T_MBITS + T_EBITS)
+#define VNEG(a) VI_AS(VIXOR(VAS_I(a), VSIGN))
+#define VNABS(a) VI_AS(VIOR(VAS_I(a), VSIGN)) /* -|a| */
+
+#if !XENT_F64
+#define T_MBITS 23
+#define T_EBITS 8
+#define T_MIN_NORMAL 1.17549435082228750797e-38
+#define T_BIAS 127
+#define T_MAGIC 12582912.0f /* 1.5 * 2^23: adding it rounds to an integer in the low bits */
+#define T_MAGIC_BITS 0x4B400000u
+#else
+#define T_MBITS 52
+#define T_EBITS 11
+#define T_MIN_NORMAL 2.22507385850720138309e-308
+#define T_BIAS 1023
+#define T_MAGIC 6755399441055744.0 /* 1.5 * 2^52 */
+#define T_MAGIC_BITS 0x4338000000000000ull
+#endif

@@ -1,0 +1,293 @@
+/* Softmax cross-entropy with class-index targets, PyTorch's definition:
+ *   logp_c = x_c - max - log(sum_j exp(x_j - max))
+ *   loss   = (1 - eps) (-w_t logp_t) + (eps / C) (-sum_c w_c logp_c), 0 where t is ignored
+ *   grad_c = [sm_c ((1 - eps) w_t + (eps / C) W) - (1 - eps) w_t [c = t] - (eps / C) w_c] gscale
+ * with sm = softmax(x), W = sum_c w_c and gscale = 1 / sum of w_t over non-ignored
+ * targets for 'mean'. The exponentials are written into the gradient row on the
+ * way and rescaled in place, so each row is read from memory once and the
+ * gradient written once. Row sums are accumulated in float64. */
+
+XENT_INLINE int64_t SFX(target_at)(const xent_softmax_args *a, int64_t i) {
+    return a->t64 ? ((const int64_t *)a->t)[i] : (int64_t)((const int32_t *)a->t)[i];
+}
+
+#if !XENT_F64
+#define XENT_WIDEN_ADD(lo, hi, v)                                                             \
+    do {                                                                                      \
+        lo = VD_ADD(lo, VD_LO(v));                                                            \
+        if (W > 1) hi = VD_ADD(hi, VD_HI_OR_ZERO(v));                                         \
+    } while (0)
+#if W > 1
+#define VD_HI_OR_ZERO(v) VD_HI(v)
+#else
+#define VD_HI_OR_ZERO(v) VD_ZERO()
+#endif
+#define XENT_SUM_ADD XENT_WIDEN_ADD
+#else
+#define XENT_WIDEN_ADD(lo, hi, v)                                                             \
+    do {                                                                                      \
+        lo = VD_ADD(lo, v);                                                                   \
+        (void)hi;                                                                             \
+    } while (0)
+/* float64 sums of exponentials: TwoSum, sum in s, compensation in c */
+#define XENT_SUM_ADD(s, c, v)                                                                 \
+    do {                                                                                      \
+        VD s_ = VD_ADD(s, v);                                                                 \
+        VD bp_ = VD_SUB(s_, s);                                                               \
+        c = VD_ADD(c, VD_ADD(VD_SUB(s, VD_SUB(s_, bp_)), VD_SUB(v, bp_)));                    \
+        s = s_;                                                                               \
+    } while (0)
+#endif
+
+/* exp(x - m) for x <= m. float64: with the rounding error of x - m (TwoSum) put
+ * back, exp(d + e) = exp(d) (1 + e); without it the relative error would grow
+ * with |x - m| (8 ulp at x - m = -8, as in frameworks' log_softmax). */
+XENT_INLINE V SFX(exp_diff)(V x, V m, V d) {
+    V ex = SFX(vexp_nonpos)(d);
+#if XENT_F64
+    V bp = VSUB(d, x);
+    V err = VADD(VSUB(x, VSUB(d, bp)), VSUB(VNEG(m), bp));
+    ex = VFMA(ex, err, ex);
+#else
+    (void)x;
+    (void)m;
+#endif
+    return ex;
+}
+
+/* The sum of exp(x_c - max) over the logits below the maximum, from the
+ * accumulators of XENT_SUM_ADD. The maxima contribute exactly 1 each and are
+ * counted apart, so log1p(sum + count - 1) is the log-sum-exp without the
+ * cancellation of log(1 + small) when one class dominates. */
+static double SFX(sum_lanes)(VD s, VD c) {
+    double a[WD], b[WD], hi = 0, lo = 0;
+    VD_STORE(a, s);
+    VD_STORE(b, c);
+    for (int i = 0; i < WD; i++) SFX(two_sum_into)(&hi, &lo, a[i]);
+    for (int i = 0; i < WD; i++) SFX(two_sum_into)(&hi, &lo, b[i]);
+    return hi + lo;
+}
+
+static double SFX(hsum)(VD lo, VD hi) {
+    double a[WD], b[WD], s = 0;
+    VD_STORE(a, lo);
+    VD_STORE(b, hi);
+    for (int i = 0; i < WD; i++) s += a[i];
+    for (int i = 0; i < WD; i++) s += b[i];
+    return s;
+}
+
+/* One row of C logits (the (N, C) layout); returns its loss. */
+static double SFX(softmax_row)(const xent_softmax_args *a, int64_t n) {
+    const int64_t C = a->C;
+    const T *x = (const T *)a->x + n * C;
+    const T *w = (const T *)a->w;
+    T *g = a->grad ? (T *)a->grad + n * C : NULL;
+    int64_t t = SFX(target_at)(a, n);
+    if (t == a->ignore) {
+        if (g) memset(g, 0, (size_t)C * sizeof(T));
+        return 0.0;
+    }
+    const int64_t full = C - C % W;
+    const int rem = (int)(C - full);
+    int64_t c;
+    /* pass 1: the maximum (a nan is caught by the sum below) */
+    V vm = VSET1(-INFINITY);
+    for (c = 0; c < full; c += W) vm = VMAX(VLOAD(x + c), vm);
+    T lanes[W];
+    VSTORE(lanes, vm);
+    T mx = lanes[0];
+    for (int q = 1; q < W; q++) mx = lanes[q] > mx ? lanes[q] : mx;
+    for (c = full; c < C; c++) mx = x[c] > mx ? x[c] : mx;
+    /* pass 2: exp(x - max) (kept in the gradient row), its sum, and sum w (x - max) */
+    const int smooth = a->eps != 0;
+    V vmx = VSET1(mx);
+    VD s0 = VD_ZERO(), s1 = VD_ZERO(), d0 = VD_ZERO(), d1 = VD_ZERO();
+    int64_t maxima = 0;
+    for (c = 0; c < full; c += W) {
+        V xc = VLOAD(x + c);
+        V d = VSUB(xc, vmx);
+        V ex = SFX(exp_diff)(xc, vmx, d);
+        if (g) VSTORE(g + c, ex);
+        VM below = VCMP(d, VZERO(), C_NE); /* nan included */
+        maxima += W - VMASK_COUNT(below);
+        V part = VSELZERO(below, ex);
+        XENT_SUM_ADD(s0, s1, part);
+        if (smooth) {
+            V wd = w ? VMUL(VLOAD(w + c), d) : d;
+            XENT_WIDEN_ADD(d0, d1, wd);
+        }
+    }
+    if (rem) {
+        VM lane = VMASK_FIRST(rem);
+        V xc = VBLEND(lane, vmx, VLOADN(x + full, rem));
+        V d = VSUB(xc, vmx);
+        V ex = VSELZERO(lane, SFX(exp_diff)(xc, vmx, d));
+        if (g) VSTOREN(g + full, ex, rem);
+        VM below = VCMP(d, VZERO(), C_NE);
+        maxima += VMASK_COUNT(VM_AND(VCMP(d, VZERO(), C_EQ), lane));
+        V part = VSELZERO(below, ex);
+        XENT_SUM_ADD(s0, s1, part);
+        if (smooth) {
+            V wd = w ? VMUL(VLOADN(w + full, rem), d) : d;
+            XENT_WIDEN_ADD(d0, d1, wd);
+        }
+    }
+    double sum1 = SFX(sum_lanes)(s0, s1) + (double)(maxima - 1), sumexp = 1.0 + sum1;
+    double lse = log1p(sum1);
+    double wt = w ? (double)w[t] : 1.0;
+    double loss = -wt * (((double)x[t] - (double)mx) - lse);
+    const double eps = a->eps, epsc = eps / (double)C;
+    if (smooth) {
+        double smooth_loss = -(SFX(hsum)(d0, d1) - a->wsum * lse);
+        loss = (1.0 - eps) * loss + epsc * smooth_loss;
+    }
+    if (g) {
+        /* pass 3: the gradient, in place */
+        const double ex_t = (double)g[t];
+        const double A = (1.0 / sumexp) * ((1.0 - eps) * wt + epsc * a->wsum) * a->gscale;
+        const double B = epsc * a->gscale;
+        V vA = VSET1((T)A), vB = VSET1((T)B);
+        for (c = 0; c < full; c += W) {
+            V bc = w ? VMUL(VLOAD(w + c), vB) : vB;
+            VSTORE(g + c, VFNMA(VSET1(1), bc, VMUL(VLOAD(g + c), vA)));
+        }
+        if (rem) {
+            V bc = w ? VMUL(VLOADN(w + full, rem), vB) : vB;
+            VSTOREN(g + full, VFNMA(VSET1(1), bc, VMUL(VLOADN(g + full, rem), vA)), rem);
+        }
+        const double wc = w ? (double)w[t] : 1.0;
+        g[t] = (T)(ex_t * A - wc * B - (1.0 - eps) * wt * a->gscale);
+    }
+    return loss;
+}
+
+/* W positions s .. s + r of sample n in the (N, C, S) layout, vectorised across
+ * positions; losses are added to (hi, lo) or stored. */
+static void SFX(softmax_chunk)(const xent_softmax_args *a, int64_t n, int64_t s, int r, double *hi,
+                               double *lo) {
+    const int64_t C = a->C, S = a->S;
+    const T *x = (const T *)a->x + n * C * S + s;
+    const T *w = (const T *)a->w;
+    T *g = a->grad ? (T *)a->grad + n * C * S + s : NULL;
+    const int full = r == W;
+    int64_t tl[W];
+    T valid_f[W];
+    int any = 0;
+    for (int q = 0; q < W; q++) {
+        tl[q] = q < r ? SFX(target_at)(a, n * S + s + q) : a->ignore;
+        valid_f[q] = (T)(tl[q] != a->ignore);
+        any |= tl[q] != a->ignore;
+    }
+    if (!any) {
+        if (g)
+            for (int64_t c = 0; c < C; c++) {
+                if (full) VSTORE(g + c * S, VZERO());
+                else VSTOREN(g + c * S, VZERO(), r);
+            }
+        if (a->loss) {
+            T *lo_out = (T *)a->loss + n * S + s;
+            for (int q = 0; q < r; q++) lo_out[q] = 0;
+        }
+        return;
+    }
+    VM valid = VCMP(VLOAD(valid_f), VZERO(), C_NE);
+#define XLOAD(p) (full ? VLOAD(p) : VLOADN((p), r))
+    V vm = VSET1(-INFINITY);
+    for (int64_t c = 0; c < C; c++) vm = VMAX(XLOAD(x + c * S), vm);
+    const int smooth = a->eps != 0;
+    VD s0 = VD_ZERO(), s1 = VD_ZERO(), d0 = VD_ZERO(), d1 = VD_ZERO();
+    V maxima = VZERO(); /* per lane: the logits equal to the maximum */
+    for (int64_t c = 0; c < C; c++) {
+        V xc = XLOAD(x + c * S);
+        V d = VSUB(xc, vm);
+        V ex = SFX(exp_diff)(xc, vm, d);
+        if (g) {
+            if (full) VSTORE(g + c * S, ex);
+            else VSTOREN(g + c * S, ex, r);
+        }
+        VM below = VCMP(d, VZERO(), C_NE);
+        maxima = VADD(maxima, VSELZERO(VCMP(d, VZERO(), C_EQ), VSET1(1)));
+        V part = VSELZERO(below, ex);
+        XENT_SUM_ADD(s0, s1, part);
+        if (smooth) {
+            V wd = w ? VMUL(VSET1(w[c]), d) : d;
+            XENT_WIDEN_ADD(d0, d1, wd);
+        }
+    }
+    double sums[2 * WD], dsums[2 * WD];
+    VD_STORE(sums, s0);
+    VD_STORE(sums + WD, s1);
+    VD_STORE(dsums, d0);
+    VD_STORE(dsums + WD, d1);
+    T mxl[W], Al[W], Bl[W], maxl[W];
+    VSTORE(mxl, vm);
+    VSTORE(maxl, maxima);
+    double Ad[W], ext[W];
+    const double eps = a->eps, epsc = eps / (double)C;
+    T *lo_out = a->loss ? (T *)a->loss + n * S + s : NULL;
+    for (int q = 0; q < W; q++) {
+        Al[q] = Bl[q] = 0;
+        if (q >= r) continue;
+        if (tl[q] == a->ignore) {
+            if (lo_out) lo_out[q] = 0;
+            continue;
+        }
+        int64_t t = tl[q];
+#if !XENT_F64
+        double sum1 = sums[q] + ((double)maxl[q] - 1.0);
+#else
+        double sum1 = (sums[q] + sums[WD + q]) + (maxl[q] - 1.0); /* sum, compensation */
+#endif
+        double sumexp = 1.0 + sum1, lse = log1p(sum1);
+        double wt = w ? (double)w[t] : 1.0;
+        double loss = -wt * (((double)x[t * S + q] - (double)mxl[q]) - lse);
+        if (smooth) loss = (1.0 - eps) * loss + epsc * -(dsums[q] - a->wsum * lse);
+        if (lo_out) lo_out[q] = (T)loss;
+        else SFX(two_sum_into)(hi, lo, loss);
+        if (g) {
+            ext[q] = (double)g[t * S + q];
+            Ad[q] = (1.0 / sumexp) * ((1.0 - eps) * wt + epsc * a->wsum) * a->gscale;
+            Al[q] = (T)Ad[q];
+            Bl[q] = (T)(epsc * a->gscale);
+        }
+    }
+    if (!g) return;
+    V vA = VLOAD(Al), vB = VLOAD(Bl);
+    for (int64_t c = 0; c < C; c++) {
+        V bc = w ? VMUL(VSET1(w[c]), vB) : vB;
+        V gc = VSELZERO(valid, VFNMA(VSET1(1), bc, VMUL(XLOAD(g + c * S), vA)));
+        if (full) VSTORE(g + c * S, gc);
+        else VSTOREN(g + c * S, gc, r);
+    }
+#undef XLOAD
+    for (int q = 0; q < r; q++) {
+        if (tl[q] == a->ignore) continue;
+        int64_t t = tl[q];
+        double wt = w ? (double)w[t] : 1.0;
+        g[t * S + q] = (T)(ext[q] * Ad[q] - wt * (epsc * a->gscale) - (1.0 - eps) * wt * a->gscale);
+    }
+}
+
+void SFX(xent_softmax_block)(const xent_softmax_args *a, int64_t b, xent_partial *out) {
+    double hi = 0, lo = 0;
+    int64_t first = b * a->block, last = first + a->block;
+    if (last > a->items) last = a->items;
+    for (int64_t item = first; item < last; item++) {
+        if (a->S == 1) {
+            double l = SFX(softmax_row)(a, item);
+            if (a->loss) ((T *)a->loss)[item] = (T)l;
+            else SFX(two_sum_into)(&hi, &lo, l);
+        } else {
+            int64_t n = item / a->ntiles, s = (item % a->ntiles) * a->tile;
+            int64_t end = s + a->tile < a->S ? s + a->tile : a->S;
+            for (; s < end; s += W) {
+                int r = end - s < W ? (int)(end - s) : W;
+                SFX(softmax_chunk)(a, n, s, r, &hi, &lo);
+            }
+        }
+    }
+    out->hi = hi;
+    out->lo = lo;
+    out->count = 0;
+}

@@ -101,7 +101,8 @@ XENT_INLINE V SFX(probs_one)(const SFX(bconst) * k, V p, V y, V w, V pw, int G, 
     log_1mp = VBLEND(below_one, floor, VMAX(floor, log_1mp));
     V loss = VNEG(VADD(VMUL(y, log_p), VMUL(VSUB(one, y), log_1mp)));
     if (G) {
-        V denom = VMAX(VSET1(1e-12), VMUL(p, VSUB(one, p)));
+        /* PyTorch clamps at a C++ float 1e-12 (9.99999996e-13), even for float64 */
+        V denom = VMAX(VSET1((double)1e-12f), VMUL(p, VSUB(one, p)));
         *g = VDIV(VSUB(p, y), denom);
     }
     return SFX(finish)(k, loss, g, w, *valid, G, X, has_w);

@@ -238,7 +238,8 @@ def test_unbatched_target_of_shape_1_is_accepted_like_torch(torch):
             assert loss.shape == expected.shape == ()
             np.testing.assert_allclose(loss, expected, **tol(np.float64, 4))
             _, grad_0d = xent_value_and_grad(name, x, np.int64(3), reduction=reduction)
-            np.testing.assert_array_equal(grad, grad_0d)
+            # the two may take different paths (compiled kernel, reference): a few ulp
+            np.testing.assert_allclose(grad, grad_0d, **tol(np.float64, 4))
 
 
 def test_mixed_precision_probability_targets_promote_like_torch(torch):

@@ -251,6 +251,23 @@ def test_nonfinite_logits_match_reference(isa, op, dtype):
         compare(op, x, y, "none", True)
 
 
+@pytest.mark.parametrize("size", [7, 300_001], ids=["one-block", "many-blocks"])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", ["bce_with_logits", "sigmoid_focal"])
+def test_infinite_losses_reduce_to_infinity(isa, op, dtype, reduction, size):
+    """An infinite elementwise loss makes the sum infinite, not nan: the compensated
+    sums must not turn inf - inf into nan (a bug found in review)."""
+    x = logits(dtype, (size,))
+    y = np.zeros(size, dtype)
+    x[size // 2] = np.inf  # y = 0: loss softplus(inf) = inf
+    kernel = _ops.binary(op, x, y, reduction=reduction, need_grad=True)
+    reference = FAMILY[op].reference(xp, x, y, reduction=reduction, need_grad=True)
+    assert np.isposinf(reference[0]) and np.isposinf(kernel[0])
+    if op == "bce_with_logits":  # the focal gradient at x = inf is nan in both (known)
+        assert np.all(np.isfinite(kernel[1]))
+
+
 # --------------------------------------------------------------------------- accuracy
 
 

@@ -65,7 +65,9 @@ def device_of(array: Array) -> Any:
 def as_array(xp: Any, value: Any, *, like: Array | None = None, dtype: Any = None) -> Array:
     """`value` as an array of namespace `xp` (lists and scalars are converted)."""
     if is_array(value) and not (library(value) == "numpy" and not is_numpy_namespace(xp)):
-        return value if dtype is None or value.dtype == dtype else xp.astype(value, dtype)
+        return (
+            value if dtype is None or value.dtype == dtype else xp.astype(value, dtype, copy=False)
+        )
     device = None if like is None else device_of(like)
     return xp.asarray(value, dtype=dtype, device=device)
 

@@ -167,7 +167,7 @@ def _weigh_mask_reduce(
         zeros = xp.zeros_like(loss)
         loss = xp.where(valid, loss, zeros)
         grad = None if grad is None else xp.where(valid, grad, zeros)
-        denominator = xp.sum(xp.astype(valid, loss.dtype))
+        denominator = xp.sum(xp.astype(valid, loss.dtype, copy=False))
     return torch_reduce(xp, loss, grad, reduction, denominator)
 
 

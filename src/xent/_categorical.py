@@ -48,6 +48,7 @@ from ._array import (
     times_or_zero,
 )
 from ._binary import KERAS_EPSILON
+from ._kernels import accelerated
 from ._reduce import torch_reduce
 
 # --------------------------------------------------------------------------- the formula
@@ -84,13 +85,14 @@ def cross_entropy(
         loss = term if loss is None else loss + term
     if loss is None:
         raise ValueError("cross_entropy needs a dense or an index target")
+    loss = xp.asarray(loss)  # one position: a 0-d array, for NumPy too (not a NumPy scalar)
     if mask is not None:
         loss = xp.where(mask, loss, xp.zeros_like(loss))
     if not need_grad:
         return loss, None
     q = None if dense is None else xp.broadcast_to(dense, tuple(x.shape))
     if index is not None:
-        hot = xp.astype(one_hot(xp, index, x.shape[-1]), x.dtype)
+        hot = xp.astype(one_hot(xp, index, x.shape[-1]), x.dtype, copy=False)
         if index_weight is not None:
             hot = hot * xp.expand_dims(index_weight, axis=-1)
         q = hot if q is None else q + hot
@@ -113,6 +115,7 @@ def smooth_targets(t: Array, label_smoothing: float, n_classes: int) -> Array:
     return t * (1.0 - label_smoothing) + label_smoothing / n_classes
 
 
+@accelerated("torch_index_targets")
 def torch_index_targets(
     xp: Any,
     x: Array,

@@ -28,15 +28,14 @@ def torch_reduce(
     """
     if reduction == "none":
         return loss, grad
-    total = xp.sum(loss)
-    if reduction == "sum":
-        return total, grad
-    if denominator is None:
-        denominator = numel(tuple(loss.shape))
-    value = divide_or_nan(xp, total, denominator)
-    if grad is not None:
-        grad = divide_or_zero(xp, grad, denominator)
-    return value, grad
+    value = xp.sum(loss)
+    if reduction == "mean":
+        if denominator is None:
+            denominator = numel(tuple(loss.shape))
+        value = divide_or_nan(xp, value, denominator)
+        if grad is not None:
+            grad = divide_or_zero(xp, grad, denominator)
+    return xp.asarray(value), grad  # a 0-d array, for NumPy too (not a NumPy scalar)
 
 
 # --------------------------------------------------------------------------- Keras
@@ -78,11 +77,11 @@ def keras_reduce(
     if mask is not None:
         if reduction in ("mean", "sum_over_batch_size"):
             total = numel(tuple(mask.shape))
-            valid = xp.sum(xp.astype(mask, values.dtype))
+            valid = xp.sum(xp.astype(mask, values.dtype, copy=False))
             mask_weight = divide_or_zero(xp, xp.full_like(valid, total), valid)
             float_mask = xp.where(mask, mask_weight, xp.zeros_like(mask_weight))
         else:
-            float_mask = xp.astype(mask, values.dtype)
+            float_mask = xp.astype(mask, values.dtype, copy=False)
         if sample_weight is not None:
             float_mask, sample_weight = squeeze_or_expand_to_same_rank(
                 xp, float_mask, sample_weight
@@ -96,10 +95,10 @@ def keras_reduce(
     if reduction in (None, "none") or tuple(values.shape) in ((), (0,)):
         return values
     loss = xp.sum(values)
-    if reduction == "sum":
-        return loss
-    if reduction == "mean_with_sample_weight" and sample_weight is not None:
-        divisor = xp.sum(sample_weight)
-    else:
-        divisor = numel(tuple(values.shape))
-    return divide_or_zero(xp, loss, divisor)
+    if reduction != "sum":
+        if reduction == "mean_with_sample_weight" and sample_weight is not None:
+            divisor = xp.sum(sample_weight)
+        else:
+            divisor = numel(tuple(values.shape))
+        loss = divide_or_zero(xp, loss, divisor)
+    return xp.asarray(loss)  # a 0-d array, for NumPy too (not a NumPy scalar)

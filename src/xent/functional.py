@@ -308,16 +308,16 @@ class _Categorical:
         array = as_array(self.xp, value, like=self.x)
         check_real(self.xp, array, "weight")
         check_class_weight(array, self.n_classes)
-        return self.xp.astype(array, self.compute_dtype)
+        return self.xp.astype(array, self.compute_dtype, copy=False)
 
     def result(self, loss: Array, grad: Array | None) -> tuple[Array, Array | None]:
         xp = self.xp
-        loss = xp.astype(loss, self.out_dtype)
+        loss = xp.astype(loss, self.out_dtype, copy=False)
         if grad is None:
             return loss, None
         if self.class_axis != grad.ndim - 1:
             grad = xp.moveaxis(grad, -1, self.class_axis)
-        return loss, xp.astype(grad, self.input_dtype)
+        return loss, xp.astype(grad, self.input_dtype, copy=False)
 
 
 def prepare_categorical(
@@ -361,7 +361,7 @@ def prepare_categorical(
             "pass them as integers (e.g. target.astype(int64))"
             + (f", or class probabilities of the input's shape {shape}" if probabilities else ""),
         )
-        target = xp.reshape(xp.astype(target, xp.int64), index_shape)
+        target = xp.reshape(xp.astype(target, xp.int64, copy=False), index_shape)
         out_dtype = input.dtype
         is_index = True
     else:
@@ -373,9 +373,9 @@ def prepare_categorical(
             f"(classes on axis {class_axis}); pass {expected}"
         )
     ct = compute_dtype(xp, out_dtype)
-    x = xp.astype(input, ct)
+    x = xp.astype(input, ct, copy=False)
     if not is_index:
-        target = xp.astype(target, ct)
+        target = xp.astype(target, ct, copy=False)
     if class_axis != input.ndim - 1:
         x = xp.moveaxis(x, class_axis, -1)
         if not is_index:

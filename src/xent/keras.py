@@ -106,8 +106,8 @@ def _prepare(y_true: Any, y_pred: Any, axis: int) -> tuple[Any, Array, Array, An
         )
     _check_axis(axis, tuple(y_pred.shape))
     ct = compute_dtype(xp, y_pred.dtype)
-    y_true = xp.astype(xp.astype(y_true, y_pred.dtype), ct)
-    return xp, y_true, xp.astype(y_pred, ct), y_pred.dtype
+    y_true = xp.astype(xp.astype(y_true, y_pred.dtype, copy=False), ct, copy=False)
+    return xp, y_true, xp.astype(y_pred, ct, copy=False), y_pred.dtype
 
 
 def _per_sample(
@@ -116,7 +116,7 @@ def _per_sample(
     """(xp, per-sample losses in the compute dtype, y_pred's dtype): the mean over
     ``axis`` of the elementwise ``values(xp, y_true, y_pred, *args)``."""
     xp, yt, yp, dtype = _prepare(y_true, y_pred, axis)
-    return xp, xp.mean(values(xp, yt, yp, *args), axis=axis), dtype
+    return xp, xp.asarray(xp.mean(values(xp, yt, yp, *args), axis=axis)), dtype
 
 
 def _bce_values(
@@ -204,7 +204,9 @@ def _focal_categorical_losses(
         alpha = as_array(xp, alpha, like=x)  # broadcasts to y_pred (applied before the move)
         check_real(xp, alpha, "alpha")
         check_broadcasts_to(alpha, tuple(x.shape), "alpha")
-        alpha = _classes_last(xp, xp.broadcast_to(xp.astype(alpha, x.dtype), x.shape), axis)
+        alpha = _classes_last(
+            xp, xp.broadcast_to(xp.astype(alpha, x.dtype, copy=False), x.shape), axis
+        )
     t, x = _classes_last(xp, t, axis), _classes_last(xp, x, axis)
     p = xp.exp(log_softmax(xp, x)) if from_logits else x
     losses = _categorical.keras_focal(xp, t, _categorical.keras_probs(xp, p), alpha, gamma)
@@ -248,9 +250,9 @@ def _sparse_losses(
         labels = check_values(xp, labels, lambda m, a: m.floor(a) == a, fail, mask)
     if mask is not None:
         labels = xp.where(mask, labels, xp.zeros_like(labels))
-    labels = xp.astype(labels, xp.int64)
+    labels = xp.astype(labels, xp.int64, copy=False)
     dtype = y_pred.dtype
-    x = _classes_last(xp, xp.astype(y_pred, compute_dtype(xp, dtype)), axis)
+    x = _classes_last(xp, xp.astype(y_pred, compute_dtype(xp, dtype), copy=False), axis)
     if not from_logits:
         x = _categorical.keras_log_probs(xp, x)
     losses = _categorical.cross_entropy(xp, x, index=labels, mask=mask, log_input=not from_logits)[
@@ -282,7 +284,7 @@ def binary_crossentropy(
     [0.9163 0.7136]
     """
     xp, losses, dtype = _per_sample(_bce_values, y_true, y_pred, axis, from_logits, label_smoothing)
-    return xp.astype(losses, dtype)
+    return xp.astype(losses, dtype, copy=False)
 
 
 def binary_focal_crossentropy(
@@ -319,7 +321,7 @@ def binary_focal_crossentropy(
         from_logits,
         label_smoothing,
     )
-    return xp.astype(losses, dtype)
+    return xp.astype(losses, dtype, copy=False)
 
 
 def categorical_crossentropy(
@@ -346,7 +348,7 @@ def categorical_crossentropy(
     [0.0513 2.3026]
     """
     xp, losses, dtype, _ = _categorical_losses(y_true, y_pred, from_logits, label_smoothing, axis)
-    return xp.astype(losses, dtype)
+    return xp.astype(losses, dtype, copy=False)
 
 
 def sparse_categorical_crossentropy(
@@ -375,7 +377,7 @@ def sparse_categorical_crossentropy(
     [0.0513 2.3026]
     """
     xp, losses, dtype, _ = _sparse_losses(y_true, y_pred, from_logits, ignore_class, axis)
-    return xp.astype(losses, dtype)
+    return xp.astype(losses, dtype, copy=False)
 
 
 def categorical_focal_crossentropy(
@@ -405,7 +407,7 @@ def categorical_focal_crossentropy(
     xp, losses, dtype, _ = _focal_categorical_losses(
         y_true, y_pred, alpha, gamma, from_logits, label_smoothing, axis
     )
-    return xp.astype(losses, dtype)
+    return xp.astype(losses, dtype, copy=False)
 
 
 # --------------------------------------------------------------------------- classes
@@ -469,7 +471,9 @@ class Loss:
         losses, mask = self._losses(y_true, y_pred)
         ct = losses.dtype  # the compute dtype
         if sample_weight is not None:
-            sample_weight = xp.astype(as_array(xp, sample_weight, like=y_pred, dtype=dtype), ct)
+            sample_weight = xp.astype(
+                as_array(xp, sample_weight, like=y_pred, dtype=dtype), ct, copy=False
+            )
             shapes = squeeze_or_expand_to_same_rank(xp, losses, sample_weight)
             if broadcast_shape(tuple(shapes[0].shape), tuple(shapes[1].shape)) is None:
                 raise ValueError(
@@ -477,7 +481,9 @@ class Loss:
                     f"to the per-sample losses of shape {tuple(losses.shape)}; pass one "
                     "weight per sample"
                 )
-        return xp.astype(keras_reduce(xp, losses, sample_weight, self.reduction, mask), dtype)
+        return xp.astype(
+            keras_reduce(xp, losses, sample_weight, self.reduction, mask), dtype, copy=False
+        )
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "reduction": self.reduction, "dtype": self.dtype}

@@ -39,7 +39,7 @@ def _prepare(labels: Any, logits: Any, name: str) -> tuple[Any, Array, Array, An
             f"{tuple(labels.shape)}); pass labels of the logits' shape"
         )
     ct = compute_dtype(xp, logits.dtype)
-    return xp, xp.astype(labels, ct), xp.astype(logits, ct), logits.dtype
+    return xp, xp.astype(labels, ct, copy=False), xp.astype(logits, ct, copy=False), logits.dtype
 
 
 def sigmoid_cross_entropy_with_logits(labels: Array = None, logits: Array = None) -> Array:
@@ -55,7 +55,9 @@ def sigmoid_cross_entropy_with_logits(labels: Array = None, logits: Array = None
     [0.1269 2.1269]
     """
     xp, z, x, dtype = _prepare(labels, logits, "sigmoid_cross_entropy_with_logits")
-    return xp.astype(_binary.logits_elementwise(xp, x, z, None, need_grad=False)[0], dtype)
+    return xp.astype(
+        _binary.logits_elementwise(xp, x, z, None, need_grad=False)[0], dtype, copy=False
+    )
 
 
 def weighted_cross_entropy_with_logits(labels: Array, logits: Array, pos_weight: Any) -> Array:
@@ -76,8 +78,8 @@ def weighted_cross_entropy_with_logits(labels: Array, logits: Array, pos_weight:
             f"pos_weight of shape {tuple(q.shape)} does not broadcast to the logits' shape "
             f"{tuple(x.shape)}; pass a scalar or one weight per class (last axis)"
         )
-    q = xp.astype(q, x.dtype)
-    return xp.astype(_binary.logits_elementwise(xp, x, z, q, need_grad=False)[0], dtype)
+    q = xp.astype(q, x.dtype, copy=False)
+    return xp.astype(_binary.logits_elementwise(xp, x, z, q, need_grad=False)[0], dtype, copy=False)
 
 
 def softmax_cross_entropy_with_logits(
@@ -106,7 +108,7 @@ def softmax_cross_entropy_with_logits(
     axis = int(axis) % x.ndim
     if axis != x.ndim - 1:
         z, x = xp.moveaxis(z, axis, -1), xp.moveaxis(x, axis, -1)
-    return xp.astype(_categorical.cross_entropy(xp, x, dense=z)[0], dtype)
+    return xp.astype(_categorical.cross_entropy(xp, x, dense=z)[0], dtype, copy=False)
 
 
 def sparse_softmax_cross_entropy_with_logits(labels: Array = None, logits: Array = None) -> Array:
@@ -131,5 +133,7 @@ def sparse_softmax_cross_entropy_with_logits(labels: Array = None, logits: Array
     check_integer(xp, y, "labels", "pass int32 or int64 labels")
     check_class_indices(xp, y, x.shape[-1], None, None)
     dtype = x.dtype
-    x = xp.astype(x, compute_dtype(xp, dtype))
-    return xp.astype(_categorical.cross_entropy(xp, x, index=xp.astype(y, xp.int64))[0], dtype)
+    x = xp.astype(x, compute_dtype(xp, dtype), copy=False)
+    return xp.astype(
+        _categorical.cross_entropy(xp, x, index=xp.astype(y, xp.int64))[0], dtype, copy=False
+    )

@@ -31,12 +31,24 @@ __all__ = [
     "softmax_cross_entropy",
 ]
 
+
+def _torch_index_targets(x: Any, y: Any, *, log_input: bool, **options: Any) -> Any:
+    """``_categorical.torch_index_targets`` takes classes on the last axis: for (C,) and
+    (N, C) logits that is the kernel's class axis too. nll_loss (log_input) and
+    K-dimensional inputs (whose classes were moved last, not contiguous) run the reference.
+    """
+    if log_input or x.ndim not in (1, 2):
+        return None
+    return _ops.softmax_cross_entropy(x, y, **options)
+
+
 # family function -> the kernel taking the same arrays and options, on NumPy arrays
 _OPS: dict[str, Callable[..., Any]] = {
     "binary_cross_entropy_with_logits": functools.partial(_ops.binary, "bce_with_logits"),
     "binary_cross_entropy": functools.partial(_ops.binary, "bce_probs"),
     "sigmoid_focal_loss": functools.partial(_ops.binary, "sigmoid_focal"),
     "softmax_cross_entropy": _ops.softmax_cross_entropy,
+    "torch_index_targets": _torch_index_targets,
 }
 
 
@@ -50,7 +62,10 @@ class _NumPy:
 
     @staticmethod
     def from_numpy(value: Any) -> Any:
-        return value
+        import numpy as np
+
+        # a reduced loss is a 0-d array, as on the reference path (not a NumPy scalar)
+        return np.asarray(value) if isinstance(value, np.generic) else value
 
 
 class _Torch:

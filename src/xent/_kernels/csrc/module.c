@@ -133,10 +133,14 @@ static double combine(const xent_partial *p, int64_t nblocks, int64_t *count) {
     int64_t c = 0;
     for (int64_t b = 0; b < nblocks; b++) {
         double s = hi + p[b].hi;
+        c += p[b].count;
+        if (!isfinite(s)) { /* an infinite loss: no compensation (it would be nan) */
+            hi = s;
+            continue;
+        }
         double bp = s - hi;
         lo += (hi - (s - bp)) + (p[b].hi - bp) + p[b].lo;
         hi = s;
-        c += p[b].count;
     }
     if (count) *count = c;
     return hi + lo;

@@ -64,9 +64,14 @@ XENT_INLINE void SFX(acc_add)(SFX(acc_t) * acc, V v) {
 #endif
 }
 
-/* (hi, lo) += v, compensated */
+/* (hi, lo) += v, compensated. An infinite (or nan) sum ends the compensation: its
+ * error term would be inf - inf = nan, and hi alone carries the result. */
 static inline void SFX(two_sum_into)(double *hi, double *lo, double v) {
     double s = *hi + v;
+    if (!isfinite(s)) {
+        *hi = s;
+        return;
+    }
     double bp = s - *hi;
     *lo += (*hi - (s - bp)) + (v - bp);
     *hi = s;
@@ -76,7 +81,18 @@ static inline void SFX(acc_finish)(SFX(acc_t) * acc, xent_partial *out) {
     double a[WD], b[WD];
     VD_STORE(a, acc->a);
     VD_STORE(b, acc->b);
-    double hi = 0, lo = 0;
+    double hi = 0, lo = 0, plain = 0;
+    for (int i = 0; i < WD; i++) plain += a[i];
+#if !XENT_F64
+    for (int i = 0; i < WD; i++) plain += b[i];
+#endif
+    if (!isfinite(plain)) {
+        /* an infinite loss: the float64 compensation lanes hold inf - inf = nan */
+        out->hi = plain;
+        out->lo = 0;
+        out->count = acc->count;
+        return;
+    }
     for (int i = 0; i < WD; i++) SFX(two_sum_into)(&hi, &lo, a[i]);
     for (int i = 0; i < WD; i++) SFX(two_sum_into)(&hi, &lo, b[i]);
     out->hi = hi;

@@ -47,7 +47,8 @@ XENT_INLINE V SFX(exp_diff)(V x, V m, V d) {
 #if XENT_F64
     V bp = VSUB(d, x);
     V err = VADD(VSUB(x, VSUB(d, bp)), VSUB(VNEG(m), bp));
-    ex = VFMA(ex, err, ex);
+    /* where exp underflowed to 0 (a -inf logit: err is nan there) it stays 0 */
+    ex = VSELZERO(VCMP(ex, VZERO(), C_NE), VFMA(ex, err, ex));
 #else
     (void)x;
     (void)m;

@@ -80,6 +80,7 @@ def _torch(n, mode, compiled):
     x, y = (torch.from_numpy(a) for a in data(n))
     fn = F.binary_cross_entropy_with_logits
     if compiled:
+        torch._dynamo.reset()  # one compilation per size and mode (no recompile limit)
         fn = torch.compile(fn, dynamic=False)
     if mode == "forward":
 

@@ -93,6 +93,7 @@ def _torch(n, mode, compiled):
     x, t = torch.from_numpy(x), torch.from_numpy(t)
     fn = F.cross_entropy
     if compiled:
+        torch._dynamo.reset()  # one compilation per size and mode (no recompile limit)
         fn = torch.compile(fn, dynamic=False)
     if mode == "forward":
 

@@ -19,8 +19,9 @@ static pthread_cond_t work_cv = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t done_cv = PTHREAD_COND_INITIALIZER;
 static int nworkers;             /* started so far (they never exit) */
 static uint64_t generation;      /* bumped for each job */
-static int wanted;               /* workers taking part in the current job */
-static int pending;              /* of those, still running */
+static int wanted;               /* workers allowed to take part in the current job */
+static int open_job;             /* the current job still accepts workers */
+static int active;               /* workers that joined it and are still running */
 static xent_task_fn job_fn;
 static void *job_ctx;
 static int64_t job_count;
@@ -42,14 +43,16 @@ static void *worker(void *arg) {
     for (;;) {
         while (generation == seen) pthread_cond_wait(&work_cv, &mu);
         seen = generation;
-        if (index >= wanted) continue;
+        /* a worker waking after the caller has done every task stays out of it */
+        if (index >= wanted || !open_job) continue;
+        active++;
         xent_task_fn fn = job_fn;
         void *ctx = job_ctx;
         int64_t count = job_count;
         pthread_mutex_unlock(&mu);
         run_tasks(fn, ctx, count);
         pthread_mutex_lock(&mu);
-        if (--pending == 0) pthread_cond_signal(&done_cv);
+        if (--active == 0) pthread_cond_signal(&done_cv);
     }
     return NULL;
 }
@@ -62,7 +65,8 @@ static void after_fork_child(void) {
     pthread_cond_init(&done_cv, NULL);
     nworkers = 0;
     wanted = 0;
-    pending = 0;
+    open_job = 0;
+    active = 0;
 }
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -70,7 +74,9 @@ static void register_atfork(void) { pthread_atfork(NULL, NULL, after_fork_child)
 
 void xent_parallel_for(int64_t count, int nthreads, xent_task_fn fn, void *ctx) {
     if (nthreads > XENT_MAX_THREADS) nthreads = XENT_MAX_THREADS;
-    if (nthreads > count) nthreads = (int)count;
+    /* at least two blocks per thread: waking a sleeping worker costs about as much
+     * as one block (tens of microseconds), so fewer blocks run on the caller alone */
+    if (nthreads > count / 2) nthreads = (int)(count / 2);
     if (nthreads <= 1 || pthread_mutex_trylock(&pool_owner) != 0) {
         for (int64_t i = 0; i < count; i++) fn(ctx, i);
         return;
@@ -94,15 +100,19 @@ void xent_parallel_for(int64_t count, int nthreads, xent_task_fn fn, void *ctx) 
     job_count = count;
     __atomic_store_n(&job_next, 0, __ATOMIC_RELAXED);
     wanted = helpers;
-    pending = helpers;
+    open_job = 1;
+    active = 0;
     generation++;
     pthread_cond_broadcast(&work_cv);
     pthread_mutex_unlock(&mu);
 
     run_tasks(fn, ctx, count);
 
+    /* every task is taken: close the job (so that no sleeper joins late) and wait
+     * only for the workers still running one */
     pthread_mutex_lock(&mu);
-    while (pending > 0) pthread_cond_wait(&done_cv, &mu);
+    open_job = 0;
+    while (active > 0) pthread_cond_wait(&done_cv, &mu);
     pthread_mutex_unlock(&mu);
     pthread_mutex_unlock(&pool_owner);
 }

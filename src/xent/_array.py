@@ -211,7 +211,10 @@ class SigmoidParts:
         self.xp, self.x = xp, x
         self.nonneg = x >= 0
         self.e = xp.exp(xp.where(self.nonneg, -x, x))
-        self.log1p_e = xp.log1p(self.e)
+
+    @functools.cached_property
+    def log1p_e(self) -> Array:  # only the softplus terms need it (not sigmoid alone)
+        return self.xp.log1p(self.e)
 
     def softplus(self) -> Array:
         xp = self.xp

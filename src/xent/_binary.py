@@ -105,7 +105,7 @@ def focal_elementwise(
     positive = m > 0
     ratio = xp.where(positive, dm / xp.where(positive, m, xp.ones_like(m)), xp.zeros_like(m))
     dmod = gamma * modulator * ratio
-    grad = dce * modulator + ce * dmod
+    grad = dce * modulator + times_or_zero(xp, dmod, ce)  # dmod = 0 at x = +-inf: no inf * 0
     if balance is not None:
         grad = balance * grad
     return loss, grad

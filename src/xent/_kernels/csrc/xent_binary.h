@@ -144,7 +144,8 @@ XENT_INLINE V SFX(focal_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, 
         V m_safe = VBLEND(positive, one, m);
         V dmod = VMUL(VMUL(k->gamma, SFX(vpow)(m_safe, &k->pw_dmod)), dm);
         dmod = VSELZERO(positive, dmod);
-        V grad = VADD(VMUL(dce, modulator), VMUL(ce, dmod));
+        /* dmod = 0 at x = +-inf where ce is infinite: 0, not inf * 0 = nan */
+        V grad = VADD(VMUL(dce, modulator), SFX(times_or_zero)(dmod, ce));
         if (k->use_alpha) grad = VMUL(balance, grad);
         if (k->scale) grad = VMUL(grad, k->gscale);
         *g = grad;

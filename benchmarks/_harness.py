@@ -16,6 +16,7 @@ import argparse
 import gc
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -105,6 +106,35 @@ def time_rounds(calls: dict[str, Callable[[], object]], rounds: int, batch_time:
     return per_call
 
 
+def _busy_seconds() -> float:
+    """CPU seconds all processes have used (from /proc/stat), 0 where unknown."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except OSError:
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Load:
+    """CPUs used by other processes on average between start and report(): the
+    benchmark shares the machine with them."""
+
+    def __init__(self) -> None:
+        self.wall, self.busy, self.own = time.perf_counter(), _busy_seconds(), _own_seconds()
+
+    def report(self) -> str:
+        wall = time.perf_counter() - self.wall
+        others = (_busy_seconds() - self.busy) - (_own_seconds() - self.own)
+        return f"other processes used {max(0.0, others) / wall:.2f} CPUs on average meanwhile"
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -124,6 +154,7 @@ def run(
 ) -> None:
     print(f"# {title}")
     print(f"# {machine()}; threads: {args.threads}; {' '.join(sys.argv[1:])}")
+    load = Load()
     for mode in args.modes:
         rows = []
         for exp in args.exponents:
@@ -148,6 +179,7 @@ def run(
             del calls
             gc.collect()
         _print(mode, rows, reference_provider, size_label, args.markdown)
+    print(f"\n# {load.report()}")
 
 
 def _print(mode, rows, ours, size_label, markdown):

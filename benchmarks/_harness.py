@@ -2,9 +2,12 @@
 
 Each op script defines its providers as factories ``make(n, mode) -> call`` (setup,
 conversion and compilation happen in ``make``, outside the timing) and calls
-``main``. Throughput is elements / median time of one call; "peak MB" is the
-largest resident-memory growth during one call (VmHWM after a reset, minus VmRSS
-before), i.e. outputs plus temporaries not served from memory already mapped.
+``main``. Providers take turns in rounds (so that load from other processes falls on all
+of them alike); throughput is elements / median time of one call over the
+rounds (the best round is printed too). "peak MB" is the resident-memory growth
+during one call (VmHWM after a reset, minus VmRSS before): outputs plus
+temporaries not served from memory already mapped. The peak-MB column lists the
+providers in the order of the speed columns.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import gc
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -35,7 +39,8 @@ def parse_args(
     parser.add_argument("--providers", default=",".join(providers), help="comma-separated")
     parser.add_argument("--modes", default=",".join(MODES), help="forward,forward+backward")
     parser.add_argument("--threads", type=int, default=None, help="default: all CPUs")
-    parser.add_argument("--min-time", type=float, default=0.5, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=9, help="timed rounds per provider")
+    parser.add_argument("--batch-time", type=float, default=0.05, help="seconds per batch")
     parser.add_argument("--markdown", action="store_true", help="print markdown tables")
     args = parser.parse_args()
     if ":" in args.sizes:
@@ -68,22 +73,66 @@ def _reset_peak() -> bool:
         return False
 
 
-def measure(call: Callable[[], object], min_time: float) -> tuple[float, float | None]:
-    """(median seconds per call, peak MB of one call or None)."""
-    call()  # warm
+def peak_mb(call: Callable[[], object]) -> float | None:
+    """Resident-memory growth during one call, after a warm-up call (None where it
+    cannot be measured)."""
+    call()
     gc.collect()
-    peak = None
-    if _reset_peak():
-        before = _status("VmRSS:")
-        call()
-        peak = max(0, _status("VmHWM:") - before) / 1024
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < 5 or (time.perf_counter() - start < min_time and len(times) < 200):
+    if not _reset_peak():
+        return None
+    before = _status("VmRSS:")
+    call()
+    return max(0, _status("VmHWM:") - before) / 1024
+
+
+def time_rounds(calls: dict[str, Callable[[], object]], rounds: int, batch_time: float):
+    """Per provider, the time of one call in each of `rounds` rounds. Providers take
+    turns within a round (in a rotating order), so load from other processes falls
+    on all of them alike; a round times a batch of about `batch_time` seconds."""
+    per_call: dict[str, list[float]] = {name: [] for name in calls}
+    batch: dict[str, int] = {}
+    for name, call in calls.items():
         t0 = time.perf_counter()
         call()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), peak
+        batch[name] = max(1, min(1000, round(batch_time / max(time.perf_counter() - t0, 1e-7))))
+    names = list(calls)
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            call, k = calls[name], batch[name]
+            t0 = time.perf_counter()
+            for _ in range(k):
+                call()
+            per_call[name].append((time.perf_counter() - t0) / k)
+    return per_call
+
+
+def _busy_seconds() -> float:
+    """CPU seconds all processes have used (from /proc/stat), 0 where unknown."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except OSError:
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Load:
+    """CPUs used by other processes on average between start and report(): the
+    benchmark shares the machine with them."""
+
+    def __init__(self) -> None:
+        self.wall, self.busy, self.own = time.perf_counter(), _busy_seconds(), _own_seconds()
+
+    def report(self) -> str:
+        wall = time.perf_counter() - self.wall
+        others = (_busy_seconds() - self.busy) - (_own_seconds() - self.own)
+        return f"other processes used {max(0.0, others) / wall:.2f} CPUs on average meanwhile"
 
 
 def machine() -> str:
@@ -101,16 +150,16 @@ def run(
     args: argparse.Namespace,
     factories: dict[str, Callable[[int, str], Callable[[], object] | None]],
     reference_provider: str,
-    streaming: Callable[[int], Callable[[], object]] | None = None,
     size_label: Callable[[int], str] = lambda n: f"2^{n.bit_length() - 1}",
 ) -> None:
     print(f"# {title}")
     print(f"# {machine()}; threads: {args.threads}; {' '.join(sys.argv[1:])}")
+    load = Load()
     for mode in args.modes:
         rows = []
         for exp in args.exponents:
             n = 1 << exp
-            results: dict[str, tuple[float, float | None]] = {}
+            calls: dict[str, Callable[[], object]] = {}
             for name in args.providers:
                 factory = factories.get(name)
                 if factory is None:
@@ -118,50 +167,56 @@ def run(
                 try:
                     call = factory(n, mode)
                 except Exception as error:  # a provider missing here is reported, not fatal
-                    print(f"#   {name} unavailable at n={n} ({mode}): {error!r:.200}")
+                    print(f"#   {name} unavailable ({mode}): {error!r:.200}")
                     factories[name] = None  # type: ignore[assignment]
                     continue
-                if call is None:
-                    continue
-                results[name] = measure(call, args.min_time)
-                del call
-                gc.collect()
-            if streaming is not None:
-                results["streaming (numpy add)"] = measure(streaming(n), args.min_time)
-            rows.append((n, results))
+                if call is not None:
+                    calls[name] = call
+            peaks = {name: peak_mb(call) for name, call in calls.items()}
+            times = time_rounds(calls, args.rounds, args.batch_time)
+            summary = {k: (statistics.median(v), min(v), peaks[k]) for k, v in times.items()}
+            rows.append((n, summary))
+            del calls
+            gc.collect()
         _print(mode, rows, reference_provider, size_label, args.markdown)
+    print(f"\n# {load.report()}")
 
 
 def _print(mode, rows, ours, size_label, markdown):
     names = []
     for _, results in rows:
         names += [k for k in results if k not in names]
-    head = ["size", *(f"{k} M/s" for k in names), *(f"{ours} vs {k}" for k in names if k != ours)]
-    head.append("peak MB " + " / ".join(names))
-    table = []
+    peers = [k for k in names if k != ours]
+    head = ["size", *names, *(f"vs {k}" for k in peers), "peak MB"]
+    median_rows, best_rows = [], []
     for n, results in rows:
-        cells = [size_label(n)]
-        for k in names:
-            cells.append(f"{n / results[k][0] / 1e6:,.0f}" if k in results else "-")
-        for k in names:
-            if k == ours:
-                continue
-            ok = k in results and ours in results
-            cells.append(f"{results[k][0] / results[ours][0]:.2f}x" if ok else "-")
-        peaks = []
-        for k in names:
-            peak = results.get(k, (0, None))[1]
-            peaks.append("-" if peak is None else f"{peak:,.0f}")
-        cells.append(" / ".join(peaks))
-        table.append(cells)
-    print(f"\n## {mode}\n")
+        speed = {k: n / results[k][0] / 1e6 for k in results}
+        best = {k: n / results[k][1] / 1e6 for k in results}
+        ratio = [
+            f"{results[k][0] / results[ours][0]:.2f}x" if k in results and ours in results else "-"
+            for k in peers
+        ]
+        peak = " / ".join(
+            "-" if k not in results or results[k][2] is None else f"{results[k][2]:,.0f}"
+            for k in names
+        )
+        speeds = [f"{speed[k]:,.0f}" if k in speed else "-" for k in names]
+        median_rows.append([size_label(n), *speeds, *ratio, peak])
+        best_rows.append([size_label(n), *(f"{best[k]:,.0f}" if k in best else "-" for k in names)])
+    print(f"\n## {mode}: M elem/s (median of rounds), {ours}'s speed-up, peak MB per call\n")
+    _table(head, median_rows, markdown)
+    print(f"\n## {mode}: M elem/s, best round\n")
+    _table(["size", *names], best_rows, markdown)
+    sys.stdout.flush()
+
+
+def _table(head, rows, markdown):
     if markdown:
         print("| " + " | ".join(head) + " |")
         print("|" + "|".join("---" for _ in head) + "|")
-        for cells in table:
+        for cells in rows:
             print("| " + " | ".join(cells) + " |")
-    else:
-        widths = [max(len(r[i]) for r in [head, *table]) for i in range(len(head))]
-        for cells in [head, *table]:
-            print("  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)))
-    sys.stdout.flush()
+        return
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    for cells in [head, *rows]:
+        print("  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)))

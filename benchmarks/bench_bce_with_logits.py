@@ -141,4 +141,4 @@ FACTORIES = {
 if __name__ == "__main__":
     ARGS = parse_args(__doc__.splitlines()[0], PROVIDERS, "16:26:2")
     xent.set_num_threads(ARGS.threads)
-    run("binary_cross_entropy_with_logits, float32, mean", ARGS, FACTORIES, "xent", None)
+    run("binary_cross_entropy_with_logits, float32, mean", ARGS, FACTORIES, "xent")

@@ -163,4 +163,4 @@ if __name__ == "__main__":
     )
     xent.set_num_threads(ARGS.threads)
     label = f"cross_entropy, (N, {ARGS.classes}) float32 logits, class-index targets, mean"
-    run(label, ARGS, FACTORIES, "xent", None, lambda n: f"{n // ARGS.classes}x{ARGS.classes}")
+    run(label, ARGS, FACTORIES, "xent", lambda n: f"{n // ARGS.classes}x{ARGS.classes}")

@@ -201,9 +201,7 @@ def test_unsupported_inputs_decline():
     st.booleans(),
     st.integers(0, 2**16),
 )
-def test_any_shape_matches_torch(n, c, spatial, reduction, strided, seed):
-    import torch
-
+def test_any_shape_matches_torch(torch, n, c, spatial, reduction, strided, seed):
     extension()
     x, t, w = case((n, c, *spatial), np.float32, seed=seed)
     if strided:  # non-contiguous logits are copied

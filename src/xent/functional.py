@@ -45,29 +45,39 @@ __all__ = [
 
 
 @dataclass
-class _Binary:
-    """Input and target converted and checked, in the compute dtype."""
+class _Prepared:
+    """Input (and target) converted and checked, in the compute dtype."""
 
     xp: Any
     x: Array
-    y: Array
     input_dtype: Any
     out_dtype: Any
     compute_dtype: Any
 
-    def operand(self, value: Any, name: str) -> Array | None:
-        """weight / pos_weight: an array that broadcasts to the input's shape."""
+    def _operand(self, value: Any, name: str, check: Any) -> Array | None:
+        """weight-like argument: converted, `check(array)`-ed, in the compute dtype."""
         if value is None:
             return None
         array = as_array(self.xp, value, like=self.x)
         check_real(self.xp, array, name)
-        check_broadcasts_to(array, tuple(self.x.shape), name)
+        check(array)
         return self.xp.astype(array, self.compute_dtype, copy=False)
 
     def result(self, loss: Array, grad: Array | None) -> tuple[Array, Array | None]:
+        """The loss in the output dtype, the gradient in the input's."""
         xp = self.xp
         loss = xp.astype(loss, self.out_dtype, copy=False)
         return loss, None if grad is None else xp.astype(grad, self.input_dtype, copy=False)
+
+
+@dataclass
+class _Binary(_Prepared):
+    y: Array = None
+
+    def operand(self, value: Any, name: str) -> Array | None:
+        """weight / pos_weight: an array that broadcasts to the input's shape."""
+        shape = tuple(self.x.shape)
+        return self._operand(value, name, lambda a: check_broadcasts_to(a, shape, name))
 
 
 def prepare_binary(input: Any, target: Any, shape_message: str, *others: Any) -> _Binary:
@@ -87,7 +97,7 @@ def prepare_binary(input: Any, target: Any, shape_message: str, *others: Any) ->
     ct = compute_dtype(xp, out_dtype)
     # copy=False: no copy of arrays already in the compute dtype (none is written to)
     x, y = xp.astype(input, ct, copy=False), xp.astype(target, ct, copy=False)
-    return _Binary(xp, x, y, input.dtype, out_dtype, ct)
+    return _Binary(xp, x, input.dtype, out_dtype, ct, y=y)
 
 
 @loss_function
@@ -281,21 +291,16 @@ def sigmoid_focal_loss(
 
 
 @dataclass
-class _Categorical:
+class _Categorical(_Prepared):
     """Input (classes moved to the last axis) and target, checked, in the compute dtype.
 
     ``target`` holds int64 class indices (``is_index``) or class probabilities of
     the input's shape (classes last too).
     """
 
-    xp: Any
-    x: Array
-    target: Array
-    is_index: bool
-    class_axis: int
-    input_dtype: Any
-    out_dtype: Any
-    compute_dtype: Any
+    target: Array = None
+    is_index: bool = True
+    class_axis: int = 1
 
     @property
     def n_classes(self) -> int:
@@ -303,21 +308,13 @@ class _Categorical:
 
     def weight(self, value: Any) -> Array | None:
         """A 1-D weight with one value per class."""
-        if value is None:
-            return None
-        array = as_array(self.xp, value, like=self.x)
-        check_real(self.xp, array, "weight")
-        check_class_weight(array, self.n_classes)
-        return self.xp.astype(array, self.compute_dtype, copy=False)
+        return self._operand(value, "weight", lambda a: check_class_weight(a, self.n_classes))
 
     def result(self, loss: Array, grad: Array | None) -> tuple[Array, Array | None]:
-        xp = self.xp
-        loss = xp.astype(loss, self.out_dtype, copy=False)
-        if grad is None:
-            return loss, None
-        if self.class_axis != grad.ndim - 1:
-            grad = xp.moveaxis(grad, -1, self.class_axis)
-        return loss, xp.astype(grad, self.input_dtype, copy=False)
+        """As `_Prepared.result`, with the class axis of the gradient put back."""
+        if grad is not None and self.class_axis != grad.ndim - 1:
+            grad = self.xp.moveaxis(grad, -1, self.class_axis)
+        return super().result(loss, grad)
 
 
 def prepare_categorical(
@@ -380,7 +377,9 @@ def prepare_categorical(
         x = xp.moveaxis(x, class_axis, -1)
         if not is_index:
             target = xp.moveaxis(target, class_axis, -1)
-    return _Categorical(xp, x, target, is_index, class_axis, input.dtype, out_dtype, ct)
+    return _Categorical(
+        xp, x, input.dtype, out_dtype, ct, target=target, is_index=is_index, class_axis=class_axis
+    )
 
 
 @loss_function

@@ -58,6 +58,13 @@ def is_numpy_namespace(xp: Any) -> bool:
     return xp.__name__ in ("numpy", "array_api_compat.numpy")
 
 
+def zero_d(xp: Any, value: Array) -> Array:
+    """A reduction's result as a 0-d array: NumPy's are NumPy scalars, made arrays here;
+    others are arrays already, and pass as they are (torch.asarray on a tensor that
+    requires grad warns)."""
+    return xp.asarray(value) if is_numpy_namespace(xp) else value
+
+
 def device_of(array: Array) -> Any:
     return array.device if library(array) == "torch" else array_api_compat.device(array)
 

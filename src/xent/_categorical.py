@@ -46,6 +46,7 @@ from ._array import (
     take_1d,
     take_last,
     times_or_zero,
+    zero_d,
 )
 from ._binary import KERAS_EPSILON
 from ._kernels import accelerated
@@ -85,7 +86,7 @@ def cross_entropy(
         loss = term if loss is None else loss + term
     if loss is None:
         raise ValueError("cross_entropy needs a dense or an index target")
-    loss = xp.asarray(loss)  # one position: a 0-d array, for NumPy too (not a NumPy scalar)
+    loss = zero_d(xp, loss)  # one position: a 0-d array
     if mask is not None:
         loss = xp.where(mask, loss, xp.zeros_like(loss))
     if not need_grad:

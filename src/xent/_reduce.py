@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._array import Array, divide_or_nan, divide_or_zero, numel
+from ._array import Array, divide_or_nan, divide_or_zero, numel, zero_d
 
 
 def torch_reduce(
@@ -35,7 +35,7 @@ def torch_reduce(
         value = divide_or_nan(xp, value, denominator)
         if grad is not None:
             grad = divide_or_zero(xp, grad, denominator)
-    return xp.asarray(value), grad  # a 0-d array, for NumPy too (not a NumPy scalar)
+    return zero_d(xp, value), grad
 
 
 # --------------------------------------------------------------------------- Keras
@@ -101,4 +101,4 @@ def keras_reduce(
         else:
             divisor = numel(tuple(values.shape))
         loss = divide_or_zero(xp, loss, divisor)
-    return xp.asarray(loss)  # a 0-d array, for NumPy too (not a NumPy scalar)
+    return zero_d(xp, loss)

@@ -1,14 +1,15 @@
 """Compiled kernels, and the switch between them and the array-API reference.
 
 The family functions of xent (``xent._binary``) are wrapped by
-``accelerated(op)``: when the arrays are NumPy arrays (or CPU torch tensors that
-need no autograd, viewed zero-copy as NumPy arrays), of a dtype and layout the
+``accelerated(op)``: when the arrays are NumPy arrays (or CPU torch tensors,
+viewed zero-copy as NumPy arrays, autograd included), of a dtype and layout the
 kernels take, and ``XENT_DISABLE_KERNELS`` is not set, one fused C pass computes
 the loss and gradient; otherwise the reference runs. The reference stays
 reachable as ``fn.reference`` and is the oracle of the kernel tests.
 
-Both tables below are data: ``_OPS`` maps a family function to its NumPy kernel,
-``_BACKENDS`` maps an array namespace to the conversions to and from NumPy.
+Both tables are data: ``_OPS`` below maps a family function to its NumPy kernel,
+``_backends.BACKENDS`` maps an array namespace to the conversions to and from
+NumPy (and, for torch, to autograd).
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from . import _ops, _state
+from ._backends import BACKENDS, UNSUPPORTED
 from ._ops import softmax_cross_entropy
 from ._state import get_num_threads, set_num_threads
 
@@ -33,13 +37,21 @@ __all__ = [
 
 
 def _torch_index_targets(x: Any, y: Any, *, log_input: bool, **options: Any) -> Any:
-    """``_categorical.torch_index_targets`` takes classes on the last axis: for (C,) and
-    (N, C) logits that is the kernel's class axis too. nll_loss (log_input) and
-    K-dimensional inputs (whose classes were moved last, not contiguous) run the reference.
+    """``_categorical.torch_index_targets`` takes classes on the last axis; the kernel
+    takes PyTorch's layout, classes on axis 1 of (N, C, d1, ..., dK). A K-dimensional
+    input arrives as a view with its classes moved last: moved back, it is PyTorch's
+    array again (no copy when it was contiguous), and so is the gradient the kernel
+    writes, returned as a view with classes last. nll_loss (log_input) runs the reference.
     """
-    if log_input or x.ndim not in (1, 2):
+    if log_input:
         return None
-    return _ops.softmax_cross_entropy(x, y, **options)
+    if x.ndim <= 2:
+        return _ops.softmax_cross_entropy(x, y, **options)
+    result = _ops.softmax_cross_entropy(np.moveaxis(x, -1, 1), y, **options)
+    if result is None:
+        return None
+    loss, grad = result
+    return loss, None if grad is None else np.moveaxis(grad, 1, -1)
 
 
 # family function -> the kernel taking the same arrays and options, on NumPy arrays
@@ -49,61 +61,6 @@ _OPS: dict[str, Callable[..., Any]] = {
     "sigmoid_focal_loss": functools.partial(_ops.binary, "sigmoid_focal"),
     "softmax_cross_entropy": _ops.softmax_cross_entropy,
     "torch_index_targets": _torch_index_targets,
-}
-
-
-# --------------------------------------------------------------------------- backends
-
-
-class _NumPy:
-    @staticmethod
-    def to_numpy(value: Any) -> Any:
-        return value
-
-    @staticmethod
-    def from_numpy(value: Any) -> Any:
-        import numpy as np
-
-        # a reduced loss is a 0-d array, as on the reference path (not a NumPy scalar)
-        return np.asarray(value) if isinstance(value, np.generic) else value
-
-
-class _Torch:
-    """CPU tensors without autograd, shared with NumPy (no copy either way)."""
-
-    @staticmethod
-    def to_numpy(value: Any) -> Any:
-        import torch
-
-        if not isinstance(value, torch.Tensor):
-            return value
-        if (
-            value.device.type != "cpu"
-            or value.requires_grad
-            or value.is_conj()
-            or value.is_neg()
-            or value.layout != torch.strided
-        ):
-            return _UNSUPPORTED
-        try:
-            return value.numpy()
-        except (TypeError, RuntimeError):  # dtypes NumPy has not (bfloat16)
-            return _UNSUPPORTED
-
-    @staticmethod
-    def from_numpy(value: Any) -> Any:
-        import numpy as np
-        import torch
-
-        return None if value is None else torch.from_numpy(np.asarray(value))
-
-
-_UNSUPPORTED = object()
-
-_BACKENDS: dict[str, Any] = {
-    "numpy": _NumPy,
-    "array_api_compat.numpy": _NumPy,
-    "array_api_compat.torch": _Torch,
 }
 
 
@@ -118,16 +75,39 @@ def isa() -> str | None:
     return None if ext is None else ext.isa()
 
 
-def _run_kernel(op: str, arguments: dict[str, Any], arrays: list[str]) -> Any:
+def _run_kernel(
+    op: str, reference: Callable[..., Any], arguments: dict[str, Any], arrays: list[str]
+) -> Any:
     """The kernel's (loss, grad) in xp's array type, or None to run the reference.
     `arrays` names the two array arguments, passed first; the others by name."""
-    backend = _BACKENDS.get(getattr(arguments.pop("xp"), "__name__", ""))
-    if backend is None:
+    backend = BACKENDS.get(getattr(arguments["xp"], "__name__", ""))
+    if backend is None or not backend.usable():
         return None
+    first = arrays[0]
+    if not backend.watched(arguments[first]):
+        return _compute(op, backend, arguments, arrays)
+    # autograd watches the input: the kernel's gradient becomes its backward, unless
+    # a gradient is asked for too (value_and_grad then returns the reference's, which
+    # has a history) or another argument needs one (a weight or target, say)
+    if arguments["need_grad"] or any(
+        backend.watched(value) for name, value in arguments.items() if name != first
+    ):
+        return None
+    return backend.with_autograd(
+        lambda x: _compute(op, backend, {**arguments, first: x, "need_grad": True}, arrays),
+        reference,
+        arguments,
+        first,
+    )
+
+
+def _compute(op: str, backend: Any, arguments: dict[str, Any], arrays: list[str]) -> Any:
     converted = {}
     for name, value in arguments.items():
+        if name == "xp":
+            continue
         value = backend.to_numpy(value)
-        if value is _UNSUPPORTED:
+        if value is UNSUPPORTED:
             return None
         converted[name] = value
     first, second = (converted.pop(name) for name in arrays)
@@ -166,7 +146,7 @@ def accelerated(op: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         @functools.wraps(reference)
         def dispatch(*args: Any, **kwargs: Any) -> Any:
             if _state.extension() is not None:
-                result = _run_kernel(op, arguments_of(args, kwargs), positional[1:3])
+                result = _run_kernel(op, reference, arguments_of(args, kwargs), positional[1:3])
                 if result is not None:
                     return result
             return reference(*args, **kwargs)

@@ -1,0 +1,173 @@
+"""How arrays of each library reach the NumPy kernels, and how results go back.
+
+``BACKENDS`` maps an array namespace to its bridge. A bridge converts arguments to
+NumPy without copying (``to_numpy``, ``UNSUPPORTED`` when it cannot) and results
+back (``from_numpy``). The torch bridge also serves autograd: when the input
+requires a gradient, the kernel computes loss and gradient in its one pass, the
+loss is handed to autograd through :class:`KernelLoss`, and ``backward`` returns
+the saved gradient. Double backward (``create_graph=True``) differentiates the
+array-API reference instead, so every order of derivative is the reference's.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+UNSUPPORTED = object()
+
+
+class NumPyBridge:
+    @staticmethod
+    def usable() -> bool:
+        return True
+
+    @staticmethod
+    def watched(value: Any) -> bool:
+        return False
+
+    @staticmethod
+    def to_numpy(value: Any) -> Any:
+        return value
+
+    @staticmethod
+    def from_numpy(value: Any) -> Any:
+        import numpy as np
+
+        # a reduced loss is a 0-d array, as on the reference path (not a NumPy scalar)
+        return np.asarray(value) if isinstance(value, np.generic) else value
+
+
+class TorchBridge:
+    """CPU tensors, shared with NumPy (no copy either way)."""
+
+    @staticmethod
+    def usable() -> bool:
+        """Not while torch.compile traces: the reference is what it compiles."""
+        import torch
+
+        return not torch.compiler.is_compiling()
+
+    @staticmethod
+    def watched(value: Any) -> bool:
+        """Whether autograd records operations on `value` (so the kernel must tell it)."""
+        import torch
+
+        return isinstance(value, torch.Tensor) and value.requires_grad and torch.is_grad_enabled()
+
+    @staticmethod
+    def to_numpy(value: Any) -> Any:
+        import torch
+
+        if not isinstance(value, torch.Tensor):
+            return value
+        if (
+            value.device.type != "cpu"
+            or value.requires_grad
+            or value.is_conj()
+            or value.is_neg()
+            or value.layout != torch.strided
+        ):
+            return UNSUPPORTED
+        try:
+            return value.numpy()
+        except (TypeError, RuntimeError):  # dtypes NumPy has not (bfloat16), torch.func
+            return UNSUPPORTED
+
+    @staticmethod
+    def from_numpy(value: Any) -> Any:
+        import numpy as np
+        import torch
+
+        return None if value is None else torch.from_numpy(np.asarray(value))
+
+    @staticmethod
+    def with_autograd(
+        kernel: Callable[[Any], tuple[Any, Any] | None],
+        reference: Callable[..., Any],
+        arguments: dict[str, Any],
+        name: str,
+    ) -> tuple[Any, None] | None:
+        """(loss, None), the loss recorded by autograd as a function of ``arguments[name]``.
+
+        ``kernel(x)`` runs the kernel on a detached x and returns (loss, grad) as
+        tensors (None when it cannot); ``reference(**arguments)`` is the array-API
+        implementation, differentiated for double backward.
+        """
+        x = arguments[name]
+        result = kernel(x.detach())
+        if result is None:
+            return None
+        saved = _Saved(kernel, reference, arguments, name, *result)
+        return _kernel_loss().apply(x, saved), None
+
+
+class _Saved:
+    """What the backward of one kernel call needs (not tensors autograd must track)."""
+
+    def __init__(
+        self,
+        kernel: Callable[[Any], tuple[Any, Any] | None],
+        reference: Callable[..., Any],
+        arguments: dict[str, Any],
+        name: str,
+        loss: Any,
+        grad: Any,
+    ) -> None:
+        self.kernel, self.reference, self.name = kernel, reference, name
+        self.arguments = {k: v for k, v in arguments.items() if k != name}
+        self.loss, self.grad = loss, grad
+
+    def take_grad(self, x: Any) -> Any:
+        """The kernel's gradient, ours to scale in place: the saved one the first time
+        (then forgotten, so autograd can adopt it without a copy), recomputed after
+        (a graph kept with retain_graph=True)."""
+        grad, self.grad = self.grad, None
+        return grad if grad is not None else self.kernel(x.detach())[1]
+
+    def differentiable_grad(self, x: Any, g: Any) -> Any:
+        """g times d(loss)/dx as a function autograd can differentiate again: the
+        reference's, through autograd, at the same x (with its history)."""
+        import torch
+
+        with torch.enable_grad():
+            loss, _ = self.reference(**{**self.arguments, self.name: x, "need_grad": False})
+            (grad,) = torch.autograd.grad(loss, x, g, create_graph=True)
+        return grad
+
+
+@functools.cache
+def _kernel_loss() -> Any:
+    import torch
+
+    class KernelLoss(torch.autograd.Function):
+        """The kernel's loss, with the kernel's gradient as its backward."""
+
+        @staticmethod
+        def forward(ctx: Any, x: Any, saved: _Saved) -> Any:
+            ctx.save_for_backward(x)
+            ctx.saved = saved
+            loss, saved.loss = saved.loss, None  # ctx must not hold its output (a cycle)
+            return loss
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> tuple[Any, None]:
+            (x,) = ctx.saved_tensors
+            saved: _Saved = ctx.saved
+            if torch.is_grad_enabled():  # create_graph=True: a gradient with a history
+                return saved.differentiable_grad(x, g), None
+            grad = saved.take_grad(x)
+            if g.ndim == 0 and g.item() == 1.0:  # backward() of a reduced loss
+                return grad, None
+            # one loss per row of a (N, C) gradient: broadcast along the classes
+            return grad.mul_(g.reshape(tuple(g.shape) + (1,) * (grad.ndim - g.ndim))), None
+
+    return KernelLoss
+
+
+BACKENDS: dict[str, Any] = {
+    "numpy": NumPyBridge,
+    "array_api_compat.numpy": NumPyBridge,
+    "array_api_compat.torch": TorchBridge,
+}

@@ -427,3 +427,26 @@ def test_importing_xent_nn_needs_torch_but_xent_does_not():
     code = "import sys, xent; assert 'torch' not in sys.modules; print(hasattr(xent, 'nn'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("kernels", ["kernels", "reference"])
+def test_training_on_torch_emits_no_warning(torch, kernels):
+    """A reduced loss of a tensor that requires grad gave torch.asarray's UserWarning
+    (printed once per process, hence a fresh one) on the reference path."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import torch, xent\n"
+        "x = torch.randn(4, 3, requires_grad=True)\n"
+        "for f in (xent.binary_cross_entropy_with_logits, xent.cross_entropy):\n"
+        "    t = torch.rand(4, 3) if f is not xent.cross_entropy else torch.tensor([0, 2, 1, 0])\n"
+        "    f(x, t).backward()\n"
+        "    f(x, t, reduction='sum').backward()\n"
+    )
+    env = {**os.environ, "XENT_DISABLE_KERNELS": "1" if kernels == "reference" else "0"}
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0, out.stderr

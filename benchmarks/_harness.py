@@ -21,6 +21,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 MODES = ("forward", "forward+backward")
 
@@ -143,6 +144,49 @@ def machine() -> str:
     except (OSError, StopIteration):
         pass
     return f"{cpu}, {len(os.sched_getaffinity(0))} CPUs, Python {platform.python_version()}"
+
+
+def torch_provider(
+    loss: Callable[[Any], Callable[..., object]],
+    arrays: tuple[Any, ...],
+    mode: str,
+    threads: int,
+    compiled: bool = False,
+) -> Callable[[], object]:
+    """A provider calling a torch loss on tensors sharing `arrays`' memory.
+
+    ``loss(torch)`` returns the loss callable (torch.nn.functional's, an xent.nn
+    Module...), applied to (input, *others). 'forward' runs it under no_grad;
+    'forward+backward' on an input that requires grad, then ``backward()``, so the
+    gradient is the one autograd hands to a training loop. With `compiled`, the loss
+    goes through ``torch.compile`` (compiled outside the timing, by a first call).
+    """
+    import torch
+
+    torch.set_num_threads(threads)
+    x, *others = (torch.from_numpy(a) for a in arrays)
+    fn = loss(torch)
+    if compiled:
+        torch._dynamo.reset()  # one compilation per size and mode (no recompile limit)
+        fn = torch.compile(fn, dynamic=False)
+    if mode == "forward":
+
+        def forward():
+            with torch.no_grad():
+                return fn(x, *others)
+
+        forward()
+        return forward
+    xg = x.clone().requires_grad_(True)
+
+    def both():
+        xg.grad = None
+        out = fn(xg, *others)
+        out.backward()
+        return out, xg.grad
+
+    both()
+    return both
 
 
 def run(

@@ -4,7 +4,8 @@
         [--providers xent,torch] [--modes forward,forward+backward] [--threads 2]
 
 Providers: the xent kernel (public API, NumPy arrays), the xent array-API
-reference (the same call with XENT_DISABLE_KERNELS=1), naive NumPy, torch eager,
+reference (the same call with XENT_DISABLE_KERNELS=1), xent.nn.BCEWithLogitsLoss
+on torch tensors (the kernel under autograd: loss.backward()), naive NumPy, torch eager,
 torch.compile, jax.jit (each skipped with a note when not installed or not
 working), and the streaming limit: numpy.add of the same two arrays, allocating
 its result as a gradient would (``np.add``) or into a preallocated one
@@ -16,13 +17,15 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from _harness import parse_args, run
+from _harness import parse_args, run, torch_provider
 
 import xent
+import xent.nn
 
 PROVIDERS = [
     "xent",
     "xent reference",
+    "xent.nn",
     "numpy",
     "torch",
     "torch.compile",
@@ -72,36 +75,6 @@ def naive_numpy(n, mode):
     return forward if mode == "forward" else both
 
 
-def _torch(n, mode, compiled):
-    import torch
-    import torch.nn.functional as F
-
-    torch.set_num_threads(ARGS.threads)
-    x, y = (torch.from_numpy(a) for a in data(n))
-    fn = F.binary_cross_entropy_with_logits
-    if compiled:
-        torch._dynamo.reset()  # one compilation per size and mode (no recompile limit)
-        fn = torch.compile(fn, dynamic=False)
-    if mode == "forward":
-
-        def forward():
-            with torch.no_grad():
-                return fn(x, y)
-
-        forward()  # compile outside the timing
-        return forward
-    xg = x.clone().requires_grad_(True)
-
-    def both():
-        xg.grad = None
-        loss = fn(xg, y)
-        loss.backward()
-        return loss, xg.grad
-
-    both()
-    return both
-
-
 def jax_jit(n, mode):
     import jax
     import jax.numpy as jnp
@@ -131,8 +104,22 @@ FACTORIES = {
     "xent": xent_kernel,
     "xent reference": xent_reference,
     "numpy": naive_numpy,
-    "torch": lambda n, mode: _torch(n, mode, compiled=False),
-    "torch.compile": lambda n, mode: _torch(n, mode, compiled=True),
+    "xent.nn": lambda n, mode: torch_provider(
+        lambda torch: xent.nn.BCEWithLogitsLoss(), data(n), mode, ARGS.threads
+    ),
+    "torch": lambda n, mode: torch_provider(
+        lambda torch: torch.nn.functional.binary_cross_entropy_with_logits,
+        data(n),
+        mode,
+        ARGS.threads,
+    ),
+    "torch.compile": lambda n, mode: torch_provider(
+        lambda torch: torch.nn.functional.binary_cross_entropy_with_logits,
+        data(n),
+        mode,
+        ARGS.threads,
+        compiled=True,
+    ),
     "jax.jit": jax_jit,
     "np.add": numpy_add,
     "np.add out=": numpy_add_out,

@@ -4,10 +4,10 @@ mean reduction, float32.
     python benchmarks/bench_cross_entropy.py [--sizes 16:26:2] [--classes 1024]
         [--providers xent,torch] [--modes forward,forward+backward] [--threads 2]
 
-Sizes count logits (N x C elements). Providers: the xent kernel
-(xent._kernels.softmax_cross_entropy; xent.cross_entropy once the categorical
-family is merged), the xent array-API reference (xent.cross_entropy with
-XENT_DISABLE_KERNELS=1, when it exists), naive NumPy, torch eager,
+Sizes count logits (N x C elements). Providers: the xent kernel (public API,
+xent.cross_entropy on NumPy arrays), the xent array-API reference (the same call
+with XENT_DISABLE_KERNELS=1), xent.nn.CrossEntropyLoss on torch tensors (the
+kernel under autograd: loss.backward()), naive NumPy, torch eager,
 torch.compile, jax.jit, and the streaming limit (numpy.add of the logits and a
 same-sized array). forward+backward means the loss and d loss / d logits.
 """
@@ -17,14 +17,15 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from _harness import parse_args, run
+from _harness import parse_args, run, torch_provider
 
 import xent
-from xent._kernels import softmax_cross_entropy
+import xent.nn
 
 PROVIDERS = [
     "xent",
     "xent reference",
+    "xent.nn",
     "numpy",
     "torch",
     "torch.compile",
@@ -44,22 +45,19 @@ def data(n):
 
 def xent_kernel(n, mode):
     x, t = data(n)
-    need_grad = mode != "forward"
-    return lambda: softmax_cross_entropy(x, t, need_grad=need_grad)
+    if mode == "forward":
+        return lambda: xent.cross_entropy(x, t)
+    vg = xent.value_and_grad(xent.cross_entropy)
+    return lambda: vg(x, t)
 
 
 def xent_reference(n, mode):
-    if not hasattr(xent, "cross_entropy"):
-        raise RuntimeError("xent.cross_entropy is not in this build (categorical family)")
-    x, t = data(n)
-    fn = xent.cross_entropy
-    if mode != "forward":
-        fn = xent.value_and_grad(fn)
+    call = xent_kernel(n, mode)
 
     def disabled():
         os.environ["XENT_DISABLE_KERNELS"] = "1"
         try:
-            return fn(x, t)
+            return call()
         finally:
             del os.environ["XENT_DISABLE_KERNELS"]
 
@@ -82,37 +80,6 @@ def naive_numpy(n, mode):
         return loss, grad / len(t)
 
     return (lambda: forward()[0]) if mode == "forward" else both
-
-
-def _torch(n, mode, compiled):
-    import torch
-    import torch.nn.functional as F
-
-    torch.set_num_threads(ARGS.threads)
-    x, t = data(n)
-    x, t = torch.from_numpy(x), torch.from_numpy(t)
-    fn = F.cross_entropy
-    if compiled:
-        torch._dynamo.reset()  # one compilation per size and mode (no recompile limit)
-        fn = torch.compile(fn, dynamic=False)
-    if mode == "forward":
-
-        def forward():
-            with torch.no_grad():
-                return fn(x, t)
-
-        forward()
-        return forward
-    xg = x.clone().requires_grad_(True)
-
-    def both():
-        xg.grad = None
-        loss = fn(xg, t)
-        loss.backward()
-        return loss, xg.grad
-
-    both()
-    return both
 
 
 def jax_jit(n, mode):
@@ -147,8 +114,19 @@ FACTORIES = {
     "xent": xent_kernel,
     "xent reference": xent_reference,
     "numpy": naive_numpy,
-    "torch": lambda n, mode: _torch(n, mode, compiled=False),
-    "torch.compile": lambda n, mode: _torch(n, mode, compiled=True),
+    "xent.nn": lambda n, mode: torch_provider(
+        lambda torch: xent.nn.CrossEntropyLoss(), data(n), mode, ARGS.threads
+    ),
+    "torch": lambda n, mode: torch_provider(
+        lambda torch: torch.nn.functional.cross_entropy, data(n), mode, ARGS.threads
+    ),
+    "torch.compile": lambda n, mode: torch_provider(
+        lambda torch: torch.nn.functional.cross_entropy,
+        data(n),
+        mode,
+        ARGS.threads,
+        compiled=True,
+    ),
     "jax.jit": jax_jit,
     "np.add": numpy_add,
     "np.add out=": numpy_add_out,

@@ -454,3 +454,66 @@ def test_any_values_match_reference(values, op):
     x = np.clip(np.abs(values) / 200, 0, 1) if op == "bce_probs" else values
     y = targets(np.float64, values.shape)
     compare(op, x, y, "none", True, ulps=24 if op == "sigmoid_focal" else 8)
+
+
+# --------------------------------------------------------------------------- front ends
+
+
+def _front_end_calls():
+    from xent import keras as xk
+    from xent import tf as xtf
+
+    rng = np.random.default_rng(3)
+    x2, y2 = rng.normal(size=(6, 5)) * 3, rng.uniform(size=(6, 5))
+    p2 = 1 / (1 + np.exp(-x2))
+    x3 = rng.normal(size=(3, 4, 5)) * 3
+    labels2, labels3 = rng.integers(0, 5, 6), rng.integers(0, 5, (3, 4))
+    return {
+        "keras.binary_crossentropy logits": (
+            "binary_cross_entropy_with_logits",
+            lambda: xk.binary_crossentropy(y2, x2, from_logits=True, label_smoothing=0.1),
+        ),
+        "keras.BinaryCrossentropy probabilities": (
+            "binary_cross_entropy",
+            lambda: xk.BinaryCrossentropy()(y2, p2, sample_weight=np.arange(6.0)),
+        ),
+        "keras.sparse_categorical_crossentropy logits": (
+            "torch_index_targets",
+            lambda: xk.sparse_categorical_crossentropy(
+                labels3, x3, from_logits=True, ignore_class=2
+            ),
+        ),
+        "tf.sigmoid_cross_entropy_with_logits": (
+            "binary_cross_entropy_with_logits",
+            lambda: xtf.sigmoid_cross_entropy_with_logits(labels=y2, logits=x2),
+        ),
+        "tf.weighted_cross_entropy_with_logits": (
+            "binary_cross_entropy_with_logits",
+            lambda: xtf.weighted_cross_entropy_with_logits(y2, x2, np.arange(1.0, 6.0)),
+        ),
+        "tf.sparse_softmax_cross_entropy_with_logits": (
+            "torch_index_targets",
+            lambda: xtf.sparse_softmax_cross_entropy_with_logits(labels=labels2, logits=x2),
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", list(_front_end_calls()))
+def test_keras_and_tf_front_ends_reach_the_kernels(monkeypatch, name):
+    """The Keras and tf.nn conventions call the same family functions, so the same
+    kernels serve them (their values are checked against Keras in the convention
+    tests); here: the kernel ran, and the reference gives the same result."""
+    extension()
+    op, call = _front_end_calls()[name]
+    kernel, calls = _kernels._OPS[op], []
+
+    def recording(*args, **kwargs):
+        result = kernel(*args, **kwargs)
+        calls.append(result is not None)
+        return result
+
+    monkeypatch.setitem(_kernels._OPS, op, recording)
+    fast = call()
+    assert calls and all(calls), f"{op} kernel not used (or declined) by {name}"
+    monkeypatch.setenv("XENT_DISABLE_KERNELS", "1")
+    assert_close(fast, call(), np.float64, 16, 1.0)

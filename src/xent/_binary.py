@@ -114,7 +114,7 @@ def focal_elementwise(
 def clipped_probs_elementwise(xp: Any, p: Array, y: Array) -> Array:
     """Keras: clip p to [eps, 1 - eps], then the binary cross-entropy of the clipped p."""
     clipped = xp.clip(p, min=KERAS_EPSILON, max=1.0 - KERAS_EPSILON)
-    return probs_elementwise(xp, clipped, y, need_grad=False)[0]
+    return binary_cross_entropy(xp, clipped, y, reduction="none")[0]
 
 
 def keras_focal_elementwise(

@@ -124,7 +124,7 @@ def _bce_values(
 ) -> Array:
     y = _binary.smooth_targets(y_true, check_label_smoothing(label_smoothing))
     if from_logits:
-        return _binary.logits_elementwise(xp, y_pred, y, None, need_grad=False)[0]
+        return _binary.binary_cross_entropy_with_logits(xp, y_pred, y, reduction="none")[0]
     return _binary.clipped_probs_elementwise(xp, y_pred, y)
 
 
@@ -248,16 +248,17 @@ def _sparse_losses(
             )
 
         labels = check_values(xp, labels, lambda m, a: m.floor(a) == a, fail, mask)
+    # ignored labels become -1, never a class: the index-target loss gives them 0
     if mask is not None:
-        labels = xp.where(mask, labels, xp.zeros_like(labels))
+        labels = xp.where(mask, labels, xp.full_like(labels, -1))
     labels = xp.astype(labels, xp.int64, copy=False)
     dtype = y_pred.dtype
     x = _classes_last(xp, xp.astype(y_pred, compute_dtype(xp, dtype), copy=False), axis)
     if not from_logits:
         x = _categorical.keras_log_probs(xp, x)
-    losses = _categorical.cross_entropy(xp, x, index=labels, mask=mask, log_input=not from_logits)[
-        0
-    ]
+    losses, _ = _categorical.torch_index_targets(
+        xp, x, labels, ignore_index=-1, log_input=not from_logits, reduction="none"
+    )
     return xp, losses, dtype, mask
 
 

@@ -55,9 +55,8 @@ def sigmoid_cross_entropy_with_logits(labels: Array = None, logits: Array = None
     [0.1269 2.1269]
     """
     xp, z, x, dtype = _prepare(labels, logits, "sigmoid_cross_entropy_with_logits")
-    return xp.astype(
-        _binary.logits_elementwise(xp, x, z, None, need_grad=False)[0], dtype, copy=False
-    )
+    loss, _ = _binary.binary_cross_entropy_with_logits(xp, x, z, reduction="none")
+    return xp.astype(loss, dtype, copy=False)
 
 
 def weighted_cross_entropy_with_logits(labels: Array, logits: Array, pos_weight: Any) -> Array:
@@ -79,7 +78,8 @@ def weighted_cross_entropy_with_logits(labels: Array, logits: Array, pos_weight:
             f"{tuple(x.shape)}; pass a scalar or one weight per class (last axis)"
         )
     q = xp.astype(q, x.dtype, copy=False)
-    return xp.astype(_binary.logits_elementwise(xp, x, z, q, need_grad=False)[0], dtype, copy=False)
+    loss, _ = _binary.binary_cross_entropy_with_logits(xp, x, z, pos_weight=q, reduction="none")
+    return xp.astype(loss, dtype, copy=False)
 
 
 def softmax_cross_entropy_with_logits(
@@ -134,6 +134,8 @@ def sparse_softmax_cross_entropy_with_logits(labels: Array = None, logits: Array
     check_class_indices(xp, y, x.shape[-1], None, None)
     dtype = x.dtype
     x = xp.astype(x, compute_dtype(xp, dtype), copy=False)
-    return xp.astype(
-        _categorical.cross_entropy(xp, x, index=xp.astype(y, xp.int64))[0], dtype, copy=False
+    # ignore_index=-1 is never a label here (they are checked to be in [0, C))
+    loss, _ = _categorical.torch_index_targets(
+        xp, x, xp.astype(y, xp.int64), ignore_index=-1, reduction="none"
     )
+    return xp.astype(loss, dtype, copy=False)

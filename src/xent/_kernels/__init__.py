@@ -38,15 +38,27 @@ __all__ = [
 
 def _torch_index_targets(x: Any, y: Any, *, log_input: bool, **options: Any) -> Any:
     """``_categorical.torch_index_targets`` takes classes on the last axis; the kernel
-    takes PyTorch's layout, classes on axis 1 of (N, C, d1, ..., dK). A K-dimensional
-    input arrives as a view with its classes moved last: moved back, it is PyTorch's
-    array again (no copy when it was contiguous), and so is the gradient the kernel
-    writes, returned as a view with classes last. nll_loss (log_input) runs the reference.
+    takes (N, C) rows or PyTorch's (N, C, d1, ..., dK). Positions with their classes
+    contiguous (any (..., C) array laid out classes last, as Keras and tf.nn have them)
+    are (N, C) rows, without a copy. A K-dimensional PyTorch input arrives as a view
+    with its classes moved last: moved back, it is the caller's array again (no copy
+    when that was contiguous), and so is the gradient the kernel writes, returned as a
+    view with the classes last. nll_loss (log_input) runs the reference.
     """
     if log_input:
         return None
     if x.ndim <= 2:
         return _ops.softmax_cross_entropy(x, y, **options)
+    if x.flags.c_contiguous and isinstance(y, np.ndarray):
+        positions = y.size
+        rows = _ops.softmax_cross_entropy(
+            x.reshape(positions, x.shape[-1]), y.reshape(positions), **options
+        )
+        if rows is None:
+            return None
+        loss, grad = rows
+        loss = loss.reshape(y.shape) if loss.ndim else loss
+        return loss, None if grad is None else grad.reshape(x.shape)
     result = _ops.softmax_cross_entropy(np.moveaxis(x, -1, 1), y, **options)
     if result is None:
         return None

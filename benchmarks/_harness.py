@@ -189,6 +189,24 @@ def torch_provider(
     return both
 
 
+def torch_factories(
+    functional: str, module: Callable[[], Any], data: Callable[[int], tuple[Any, ...]], threads: int
+) -> dict[str, Callable[[int, str], Callable[[], object]]]:
+    """The torch providers of a benchmark, on ``data(n)``: xent.nn's ``module()`` (the
+    kernels under autograd), ``torch.nn.functional.<functional>`` eager and compiled."""
+
+    def loss(torch: Any) -> Callable[..., object]:
+        return getattr(torch.nn.functional, functional)
+
+    return {
+        "xent.nn": lambda n, mode: torch_provider(lambda _: module(), data(n), mode, threads),
+        "torch": lambda n, mode: torch_provider(loss, data(n), mode, threads),
+        "torch.compile": lambda n, mode: torch_provider(
+            loss, data(n), mode, threads, compiled=True
+        ),
+    }
+
+
 def run(
     title: str,
     args: argparse.Namespace,

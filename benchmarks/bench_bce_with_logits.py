@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from _harness import parse_args, run, torch_provider
+from _harness import parse_args, run, torch_factories
 
 import xent
 import xent.nn
@@ -100,26 +100,10 @@ def numpy_add_out(n, mode):
     return lambda: np.add(x, y, out=out)
 
 
-FACTORIES = {
+FACTORIES = {  # and the torch ones, made once the arguments are known
     "xent": xent_kernel,
     "xent reference": xent_reference,
     "numpy": naive_numpy,
-    "xent.nn": lambda n, mode: torch_provider(
-        lambda torch: xent.nn.BCEWithLogitsLoss(), data(n), mode, ARGS.threads
-    ),
-    "torch": lambda n, mode: torch_provider(
-        lambda torch: torch.nn.functional.binary_cross_entropy_with_logits,
-        data(n),
-        mode,
-        ARGS.threads,
-    ),
-    "torch.compile": lambda n, mode: torch_provider(
-        lambda torch: torch.nn.functional.binary_cross_entropy_with_logits,
-        data(n),
-        mode,
-        ARGS.threads,
-        compiled=True,
-    ),
     "jax.jit": jax_jit,
     "np.add": numpy_add,
     "np.add out=": numpy_add_out,
@@ -128,4 +112,7 @@ FACTORIES = {
 if __name__ == "__main__":
     ARGS = parse_args(__doc__.splitlines()[0], PROVIDERS, "16:26:2")
     xent.set_num_threads(ARGS.threads)
+    FACTORIES |= torch_factories(
+        "binary_cross_entropy_with_logits", xent.nn.BCEWithLogitsLoss, data, ARGS.threads
+    )
     run("binary_cross_entropy_with_logits, float32, mean", ARGS, FACTORIES, "xent")

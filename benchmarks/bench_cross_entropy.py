@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from _harness import parse_args, run, torch_provider
+from _harness import parse_args, run, torch_factories
 
 import xent
 import xent.nn
@@ -110,23 +110,10 @@ def numpy_add_out(n, mode):
     return lambda: np.add(x, y, out=out)
 
 
-FACTORIES = {
+FACTORIES = {  # and the torch ones, made once the arguments are known
     "xent": xent_kernel,
     "xent reference": xent_reference,
     "numpy": naive_numpy,
-    "xent.nn": lambda n, mode: torch_provider(
-        lambda torch: xent.nn.CrossEntropyLoss(), data(n), mode, ARGS.threads
-    ),
-    "torch": lambda n, mode: torch_provider(
-        lambda torch: torch.nn.functional.cross_entropy, data(n), mode, ARGS.threads
-    ),
-    "torch.compile": lambda n, mode: torch_provider(
-        lambda torch: torch.nn.functional.cross_entropy,
-        data(n),
-        mode,
-        ARGS.threads,
-        compiled=True,
-    ),
     "jax.jit": jax_jit,
     "np.add": numpy_add,
     "np.add out=": numpy_add_out,
@@ -140,5 +127,6 @@ if __name__ == "__main__":
         extra=[("--classes", {"type": int, "default": 1024, "help": "C"})],
     )
     xent.set_num_threads(ARGS.threads)
+    FACTORIES |= torch_factories("cross_entropy", xent.nn.CrossEntropyLoss, data, ARGS.threads)
     label = f"cross_entropy, (N, {ARGS.classes}) float32 logits, class-index targets, mean"
     run(label, ARGS, FACTORIES, "xent", lambda n: f"{n // ARGS.classes}x{ARGS.classes}")

@@ -158,6 +158,8 @@ def analytic_gradient(fn: Any) -> Any:
 
 
 def is_floating(xp: Any, dtype: Any) -> bool:
+    if getattr(dtype, "kind", None) == "f" or getattr(dtype, "is_floating_point", None) is True:
+        return True  # NumPy's (and JAX's) float dtypes, torch's: the common case, fast
     try:
         return bool(xp.isdtype(dtype, "real floating"))
     except (TypeError, ValueError):  # dtypes the namespace does not know (e.g. ml_dtypes)
@@ -172,7 +174,8 @@ def compute_dtype(xp: Any, dtype: Any) -> Any:
 def result_float_dtype(xp: Any, *dtypes: Any) -> Any:
     """Promotion of the floating dtypes among `dtypes` (integer ones are ignored)."""
     floats = [d for d in dtypes if is_floating(xp, d)]
-    return floats[0] if len(floats) == 1 else xp.result_type(*floats)
+    same = all(d == floats[0] for d in floats[1:])
+    return floats[0] if floats and same else xp.result_type(*floats)
 
 
 def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:

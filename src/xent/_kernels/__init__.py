@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import _ops, _state
-from ._backends import BACKENDS, UNSUPPORTED
+from ._backends import BACKENDS
 from ._ops import softmax_cross_entropy
 from ._state import get_num_threads, set_num_threads
 
@@ -114,14 +114,9 @@ def _run_kernel(
 
 
 def _compute(op: str, backend: Any, arguments: dict[str, Any], arrays: list[str]) -> Any:
-    converted = {}
-    for name, value in arguments.items():
-        if name == "xp":
-            continue
-        value = backend.to_numpy(value)
-        if value is UNSUPPORTED:
-            return None
-        converted[name] = value
+    converted = backend.arguments_to_numpy(arguments)
+    if converted is None:
+        return None
     first, second = (converted.pop(name) for name in arrays)
     result = _OPS[op](first, second, **converted)
     if result is None:

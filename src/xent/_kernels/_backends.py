@@ -18,7 +18,29 @@ from typing import Any
 UNSUPPORTED = object()
 
 
-class NumPyBridge:
+class Bridge:
+    """Conversions between one library's arrays and NumPy's, for the kernels."""
+
+    @staticmethod
+    def to_numpy(value: Any) -> Any:
+        """`value` as a NumPy array sharing its memory (non-arrays as they are), or
+        UNSUPPORTED."""
+        raise NotImplementedError
+
+    @classmethod
+    def arguments_to_numpy(cls, arguments: dict[str, Any]) -> dict[str, Any] | None:
+        """Every argument but the namespace through `to_numpy`; None if one is UNSUPPORTED."""
+        converted = {}
+        for name, value in arguments.items():
+            if name != "xp":
+                value = cls.to_numpy(value)
+                if value is UNSUPPORTED:
+                    return None
+                converted[name] = value
+        return converted
+
+
+class NumPyBridge(Bridge):
     @staticmethod
     def usable() -> bool:
         return True
@@ -31,6 +53,10 @@ class NumPyBridge:
     def to_numpy(value: Any) -> Any:
         return value
 
+    @classmethod
+    def arguments_to_numpy(cls, arguments: dict[str, Any]) -> dict[str, Any] | None:
+        return {name: value for name, value in arguments.items() if name != "xp"}
+
     @staticmethod
     def from_numpy(value: Any) -> Any:
         import numpy as np
@@ -39,7 +65,7 @@ class NumPyBridge:
         return np.asarray(value) if isinstance(value, np.generic) else value
 
 
-class TorchBridge:
+class TorchBridge(Bridge):
     """CPU tensors, shared with NumPy (no copy either way)."""
 
     @staticmethod

@@ -322,12 +322,39 @@ def test_empty_batch_matches_torch(torch, form, reduction):
     np.testing.assert_array_equal(loss, expected)  # nan for 'mean', 0 for 'sum'
 
 
-def test_weights_summing_to_zero_give_nan_mean_like_torch(torch):
-    x, y = X4[:, :, 0, 0], np.array([0, 1, 2, 1])
-    w = np.array([0.0, 0.0, 0.0, 1.0, 1.0])
-    expected, _ = torch_value_and_grad(torch, "cross_entropy", x, y, weight=w)
-    loss = xent.cross_entropy(x, y, weight=w)
+ZERO_TOTAL_WEIGHT = {
+    "cross_entropy": ("cross_entropy", X4[:, :, 0, 0], np.array([0, 1, -100, 1]), {}),
+    "cross_entropy smoothing": (
+        "cross_entropy",
+        X4[:, :, 0, 0],
+        np.array([0, 1, -100, 1]),
+        {"label_smoothing": 0.3},
+    ),
+    "cross_entropy K-dimensional": ("cross_entropy", X4, np.where(X4[:, 0] > 0, 1, -100), {}),
+    "nll_loss": ("nll_loss", X4[:, :, 0, 0], np.array([0, 1, -100, 1]), {}),
+}
+
+
+@pytest.mark.parametrize("path", ["kernels", "reference"])
+@pytest.mark.parametrize("case", list(ZERO_TOTAL_WEIGHT), ids=list(ZERO_TOTAL_WEIGHT))
+def test_weights_summing_to_zero_give_nan_mean_and_gradient_like_torch(
+    torch, monkeypatch, case, path
+):
+    """Non-ignored targets whose weights sum to 0: the 'mean' is 0 / 0, nan, and so is
+    PyTorch's gradient on those positions (all classes through log_softmax, the target
+    class for nll_loss), 0 on ignored ones. Explicit gradient and autograd alike."""
+    if path == "reference":
+        monkeypatch.setenv("XENT_DISABLE_KERNELS", "1")
+    name, x, y, kwargs = ZERO_TOTAL_WEIGHT[case]
+    w = np.array([0.0, 0.0, 1.0, 1.0, 1.0])
+    expected, expected_grad = torch_value_and_grad(torch, name, x, y, weight=w, **kwargs)
+    loss, grad = xent_value_and_grad(name, x, y, weight=w, **kwargs)
     assert np.isnan(expected) and np.isnan(loss)
+    assert np.isnan(expected_grad).any() and not np.isnan(expected_grad).all()
+    np.testing.assert_array_equal(grad, expected_grad)  # nan where torch's is, else 0
+    xt = torch.tensor(x, requires_grad=True)
+    getattr(xent, name)(xt, torch.from_numpy(y), weight=torch.from_numpy(w), **kwargs).backward()
+    np.testing.assert_array_equal(xt.grad.numpy(), expected_grad)
 
 
 # --------------------------------------------------------------------------- finite differences

@@ -228,6 +228,24 @@ def test_sigmoid_focal_matches_reference(isa, dtype, gamma, alpha, reduction, ne
     compare("sigmoid_focal", x, targets(dtype), reduction, need_grad, ulps=8 + 4 * gamma, **options)
 
 
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 1.5, 2.0])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_focal_gradient_in_the_tails(isa, dtype, gamma):
+    """Where 1 - p_t underflows to a subnormal or 0 (|x| of 60 to 800), the gradient
+    stays finite and follows the reference: m^(gamma - 1) overflowed there at gamma < 1
+    (0 * inf = nan at gamma = 0; found by hypothesis)."""
+    x = np.concatenate([np.linspace(60, 800, 40), -np.linspace(60, 800, 40)]).astype(dtype)
+    y = np.tile(np.array([1.0, 0.0], dtype), 40)
+    ref_loss, ref_grad = _binary.sigmoid_focal_loss.reference(
+        xp, x, y, gamma=gamma, reduction="none", need_grad=True
+    )
+    loss, grad = _ops.binary("sigmoid_focal", x, y, gamma=gamma, reduction="none", need_grad=True)
+    assert np.all(np.isfinite(grad))
+    tiny = float(np.finfo(dtype).tiny)  # below the normal range, compare absolutely
+    np.testing.assert_allclose(loss, ref_loss, rtol=64 * kh.eps(dtype), atol=tiny)
+    np.testing.assert_allclose(grad, ref_grad, rtol=64 * kh.eps(dtype), atol=tiny)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_logits_targets_outside_unit_interval(isa, dtype):
     """PyTorch accepts y = 2 or y = -1 for logits; the formula is used as is."""

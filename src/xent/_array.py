@@ -297,14 +297,20 @@ def take_1d(xp: Any, values: Array, index: Array) -> Array:
 
 
 def divide_or_nan(xp: Any, numerator: Array, denominator: Array | int | float) -> Array:
-    """numerator / denominator, nan (without a warning) where the denominator is 0."""
+    """numerator / denominator, nan (without a warning) where the denominator is 0.
+
+    The nan is ``numerator * nan``, so that autodiff carries it to whatever the
+    numerator depends on, as the frameworks' plain 0 / 0 does (PyTorch's gradient of a
+    'mean' over zero total weight is nan), where a constant nan would give gradient 0.
+    """
     if not is_array(denominator):
-        if denominator == 0:
-            return xp.full_like(numerator, math.nan)
-        return numerator / denominator
+        return numerator * math.nan if denominator == 0 else numerator / denominator
     zero = denominator == 0
     safe = xp.where(zero, xp.ones_like(denominator), denominator)
-    return xp.where(zero, xp.full_like(numerator, math.nan), numerator / safe)
+    # nan only where selected: an unselected numerator * nan would poison the gradient
+    # of the other branch (autodiff takes 0 * nan there)
+    nan_or_one = xp.where(zero, xp.full_like(safe, math.nan), xp.ones_like(safe))
+    return xp.where(zero, numerator * nan_or_one, numerator / safe)
 
 
 def divide_or_zero(xp: Any, numerator: Array, denominator: Array | int | float) -> Array:

@@ -34,6 +34,7 @@ gives nan there).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ._array import (
@@ -160,7 +161,23 @@ def torch_index_targets(
         log_input=log_input,
         need_grad=need_grad,
     )
-    return torch_reduce(xp, loss, grad, reduction, xp.sum(w_y))
+    denominator = xp.sum(w_y)
+    loss, grad = torch_reduce(xp, loss, grad, reduction, denominator)
+    if grad is not None and reduction == "mean":
+        grad = _undefined_where_torch_divides_by_zero(xp, grad, valid, safe, denominator, log_input)
+    return loss, grad
+
+
+def _undefined_where_torch_divides_by_zero(
+    xp: Any, grad: Array, valid: Array, index: Array, denominator: Array, log_input: bool
+) -> Array:
+    """PyTorch's gradient of a 'mean' whose denominator (sum of w_y) is 0: nan on every
+    non-ignored position, over all its classes (through log_softmax), or only at its
+    target class for nll_loss; 0 on ignored positions."""
+    undefined = xp.expand_dims(valid & (denominator == 0), axis=-1)
+    if log_input:
+        undefined = undefined & one_hot(xp, index, grad.shape[-1])
+    return xp.where(undefined, xp.full_like(grad, math.nan), grad)
 
 
 def torch_probability_targets(

@@ -48,22 +48,40 @@ def _torch_index_targets(x: Any, y: Any, *, log_input: bool, **options: Any) -> 
     if log_input:
         return None
     if x.ndim <= 2:
-        return _ops.softmax_cross_entropy(x, y, **options)
-    if x.flags.c_contiguous and isinstance(y, np.ndarray):
+        result = _ops.softmax_cross_entropy(x, y, **options)
+    elif x.flags.c_contiguous and isinstance(y, np.ndarray):
         positions = y.size
-        rows = _ops.softmax_cross_entropy(
+        result = _ops.softmax_cross_entropy(
             x.reshape(positions, x.shape[-1]), y.reshape(positions), **options
         )
-        if rows is None:
-            return None
-        loss, grad = rows
-        loss = loss.reshape(y.shape) if loss.ndim else loss
-        return loss, None if grad is None else grad.reshape(x.shape)
-    result = _ops.softmax_cross_entropy(np.moveaxis(x, -1, 1), y, **options)
-    if result is None:
-        return None
+        if result is not None:
+            loss, grad = result
+            loss = loss.reshape(y.shape) if loss.ndim else loss
+            result = loss, None if grad is None else grad.reshape(x.shape)
+    else:
+        result = _ops.softmax_cross_entropy(np.moveaxis(x, -1, 1), y, **options)
+        if result is not None:
+            loss, grad = result
+            result = loss, None if grad is None else np.moveaxis(grad, 1, -1)
+    if result is not None and result[1] is not None and options.get("reduction") == "mean":
+        _undefined_where_torch_divides_by_zero(result, y, options)
+    return result
+
+
+def _undefined_where_torch_divides_by_zero(
+    result: tuple[Any, Any], y: Any, options: dict[str, Any]
+) -> None:
+    """The kernel's gradient is 0 where the 'mean' denominator (sum of w_y over the
+    non-ignored positions) is 0; PyTorch's is nan on those positions (see
+    ``_categorical``). Only a nan loss can have a zero denominator: checked then."""
     loss, grad = result
-    return loss, None if grad is None else np.moveaxis(grad, 1, -1)
+    if not np.isnan(loss):
+        return
+    valid = y != options.get("ignore_index", -100)
+    weight = options.get("weight")
+    denominator = np.sum(weight[y[valid]]) if weight is not None else np.count_nonzero(valid)
+    if denominator == 0:
+        grad[np.expand_dims(valid, -1) & np.ones(grad.shape, dtype=bool)] = np.nan
 
 
 # family function -> the kernel taking the same arrays and options, on NumPy arrays

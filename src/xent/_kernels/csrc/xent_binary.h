@@ -12,7 +12,7 @@
 typedef struct {
     V ignore, keep, add, gscale, alpha, one_minus_alpha, gamma;
     int has_ignore, smooth, scale, use_alpha;
-    SFX(pow_spec) pw_mod, pw_dmod;
+    SFX(pow_spec) pw_mod;
 } SFX(bconst);
 
 static void SFX(bconst_init)(SFX(bconst) * k, const xent_binary_args *a) {
@@ -28,7 +28,6 @@ static void SFX(bconst_init)(SFX(bconst) * k, const xent_binary_args *a) {
     k->one_minus_alpha = VSET1((T)(1.0 - a->alpha));
     k->gamma = VSET1((T)a->gamma);
     k->pw_mod = SFX(pow_plan)((T)a->gamma);
-    k->pw_dmod = SFX(pow_plan)((T)(a->gamma - 1.0));
 }
 
 /* coef * (coef == 0 ? 0 : value): no 0 * inf */
@@ -142,7 +141,9 @@ XENT_INLINE V SFX(focal_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, 
         V dm = VMUL(VSUB(one, VMUL(VSET1(2), y)), VMUL(sig, sig_neg));
         VM positive = VCMP(m, VZERO(), C_GT);
         V m_safe = VBLEND(positive, one, m);
-        V dmod = VMUL(VMUL(k->gamma, SFX(vpow)(m_safe, &k->pw_dmod)), dm);
+        /* gamma m^gamma (dm / m), as the reference: m^(gamma - 1) would overflow at a
+         * tiny m (gamma < 1) and give 0 * inf = nan; dm / m is bounded */
+        V dmod = VMUL(VMUL(k->gamma, modulator), VDIV(dm, m_safe));
         dmod = VSELZERO(positive, dmod);
         /* dmod = 0 at x = +-inf where ce is infinite: 0, not inf * 0 = nan */
         V grad = VADD(VMUL(dce, modulator), SFX(times_or_zero)(dmod, ce));

@@ -189,7 +189,7 @@ XENT_INLINE V SFX(vlog1m)(V p) {
 
 /* ------------------------------------------------------------------ pow(m, g) */
 
-enum { POW_ONE, POW_ID, POW_SQUARE, POW_SQRT, POW_RECIP, POW_INT, POW_GENERAL };
+enum { POW_ONE, POW_ID, POW_SQUARE, POW_SQRT, POW_INT, POW_GENERAL };
 
 typedef struct {
     int mode;
@@ -207,7 +207,6 @@ static inline SFX(pow_spec) SFX(pow_plan)(T g) {
     else if (g == 1) s.mode = POW_ID;
     else if (g == 2) s.mode = POW_SQUARE;
     else if (g == (T)0.5) s.mode = POW_SQRT;
-    else if (g == -1) s.mode = POW_RECIP;
     else if (g >= 3 && g <= 64 && g == (T)(int)g) {
         s.mode = POW_INT;
         s.n = (int)g;
@@ -221,7 +220,6 @@ XENT_INLINE V SFX(vpow)(V m, const SFX(pow_spec) * s) {
     case POW_ID: return m;
     case POW_SQUARE: return VMUL(m, m);
     case POW_SQRT: return VSQRT(m);
-    case POW_RECIP: return VDIV(VSET1(1), m);
     case POW_INT: {
         V result = VSET1(1), base = m;
         int first = 1;

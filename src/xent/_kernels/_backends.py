@@ -22,6 +22,16 @@ class Bridge:
     """Conversions between one library's arrays and NumPy's, for the kernels."""
 
     @staticmethod
+    def usable() -> bool:
+        """Whether the kernels may run now."""
+        return True
+
+    @staticmethod
+    def watched(value: Any) -> bool:
+        """Whether an autodiff system records operations on `value`."""
+        return False
+
+    @staticmethod
     def to_numpy(value: Any) -> Any:
         """`value` as a NumPy array sharing its memory (non-arrays as they are), or
         UNSUPPORTED."""
@@ -41,14 +51,6 @@ class Bridge:
 
 
 class NumPyBridge(Bridge):
-    @staticmethod
-    def usable() -> bool:
-        return True
-
-    @staticmethod
-    def watched(value: Any) -> bool:
-        return False
-
     @staticmethod
     def to_numpy(value: Any) -> Any:
         return value

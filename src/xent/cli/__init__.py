@@ -10,11 +10,13 @@ r"""``xent eval``: the log loss (and friends) of prediction files of any size.
 
 The files (Parquet files, directories and globs, CSV, Arrow IPC/Feather, NPY,
 NPZ) are streamed in record batches of ``--batch-rows`` rows: memory is bounded
-by the batch, not by the file. Each batch is checked, scored with the binary
-family of ``xent._binary`` (reduction 'none'), and reduced to a few float64 sums
-(:class:`_job.Totals`); the sums of the batches (local engine) or of the partitions
-(Dask engine) are merged by one function, :func:`_job.combine`, with compensated
-(Neumaier) addition, so the report does not depend on how the rows were cut.
+by the batch, not by the file. Each batch is checked and reduced to a few float64
+sums (:class:`_job.Totals`) in one pass of the compiled kernels
+(``xent._kernels._ops.binary_totals``), or, without them, with the binary family
+of ``xent._binary`` (reduction 'none') and NumPy sums; the sums of the batches
+(local engine) or of the partitions (Dask engine) are merged by one function,
+:func:`_job.combine`, with compensated (Neumaier) addition, so the report does not
+depend on how the rows were cut.
 
 With weights w (``--weight-col``, else w = 1), labels y, predicted probabilities
 p (sigmoid of the logits with ``--from-logits``) and per-row losses l:
@@ -193,6 +195,7 @@ def make_job(args: argparse.Namespace) -> Job:
         skip_bad_rows=args.on_bad_rows == "skip",
         batch_rows=args.batch_rows,
         bins=args.plot is not None,
+        per_row=args.per_row is not None,
     )
 
 

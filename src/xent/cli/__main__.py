@@ -1,8 +1,6 @@
 """``python -m xent.cli``: the ``xent`` command."""
 
-import sys
-
-from . import main
+from . import console
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

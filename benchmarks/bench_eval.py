@@ -14,7 +14,7 @@ Python's bytecode is cached, as after ``pip install`` (which compiles it), in a
 directory of the run (PYTHONPYCACHEPREFIX; PYTHONDONTWRITEBYTECODE is dropped) that one
 untimed warm-up run of each command fills; ``--no-bytecode-cache`` keeps the caller's
 environment instead (with PYTHONDONTWRITEBYTECODE=1 and an editable install, every run
-then compiles xent's modules anew: about 0.07 s more).
+then compiles xent's modules anew: about 0.03 s more).
 
     python benchmarks/bench_eval.py                   # 40M rows
     python benchmarks/bench_eval.py --rows 10_000_000 --repeat 3

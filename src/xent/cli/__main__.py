@@ -1,6 +1,8 @@
 """``python -m xent.cli``: the ``xent`` command."""
 
-from . import console
+import sys
+
+from . import main
 
 if __name__ == "__main__":
-    console()
+    sys.exit(main())

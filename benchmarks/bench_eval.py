@@ -10,6 +10,12 @@ process so that its peak RSS is its own (``os.wait4``):
 and prints wall time (process start to exit: imports included), rows/s, peak RSS,
 the two losses and the speed ratio, best of ``--repeat`` runs.
 
+Python's bytecode is cached, as after ``pip install`` (which compiles it), in a
+directory of the run (PYTHONPYCACHEPREFIX; PYTHONDONTWRITEBYTECODE is dropped) that one
+untimed warm-up run of each command fills; ``--no-bytecode-cache`` keeps the caller's
+environment instead (with PYTHONDONTWRITEBYTECODE=1 and an editable install, every run
+then compiles xent's modules anew: about 0.03 s more).
+
     python benchmarks/bench_eval.py                   # 40M rows
     python benchmarks/bench_eval.py --rows 10_000_000 --repeat 3
 
@@ -82,6 +88,11 @@ def main() -> None:
     parser.add_argument("--batch-rows", type=int, default=None, help="xent eval --batch-rows")
     parser.add_argument("--skip-pandas", action="store_true", help="time xent eval only")
     parser.add_argument("--dir", type=Path, default=None, help="where to write the file")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="no warm-up run, no bytecode cache of the run's own (the caller's environment)",
+    )
     parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)  # the file writer's job
     args = parser.parse_args()
     if args.write is not None:
@@ -98,11 +109,16 @@ def main() -> None:
         size = path.stat().st_size / 2**20
         print(f"wrote {args.rows:,} rows ({size:.0f} MiB) in {time.perf_counter() - start:.1f} s")
 
+        if not args.no_bytecode_cache:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+        warmups = 0 if args.no_bytecode_cache else 1
+
         xent = [sys.executable, "-m", "xent.cli", "eval", str(path), "--input", "logit"]
         xent += ["--target", "label", "--from-logits", "--format", "json"]
         if args.batch_rows:
             xent += ["--batch-rows", str(args.batch_rows)]
-        runs = [timed(xent, env) for _ in range(args.repeat)]
+        runs = [timed(xent, env) for _ in range(warmups + args.repeat)][warmups:]
         seconds, rss, out = min(runs)
         report = json.loads(out)
         inside = report["seconds"]
@@ -114,7 +130,7 @@ def main() -> None:
         if args.skip_pandas:
             return
         reference = [sys.executable, "-c", PANDAS_SKLEARN, str(path)]
-        runs = [timed(reference, env) for _ in range(args.repeat)]
+        runs = [timed(reference, env) for _ in range(warmups + args.repeat)][warmups:]
         ref_seconds, ref_rss, ref_out = min(runs)
         ref_loss = float(ref_out)
         ref_rate = args.rows / ref_seconds / 1e6

@@ -195,6 +195,32 @@ def test_report_matches_float64_reference(tmp_path, capsys, data, kind, case):
     assert_report(got, want, rtol_of(kind))
 
 
+@pytest.mark.parametrize("case", list(CASES))
+def test_report_is_the_same_without_the_kernels(tmp_path, capsys, data, case, monkeypatch):
+    """The compiled sums (one fused pass) and the reference path (XENT_DISABLE_KERNELS)
+    give the same report and per-row losses, to the compute dtype's rounding."""
+    flags, _, (x, y, w) = CASES[case]
+    names = [c for c in (x, y, w) if c is not None]
+    path = write(tmp_path / "preds.parquet", "parquet", {c: data[c] for c in names})
+    reports, losses = [], []
+    for disabled in ("0", "1"):
+        monkeypatch.setenv("XENT_DISABLE_KERNELS", disabled)
+        out = tmp_path / f"losses-{disabled}.parquet"
+        reports.append(
+            run_json([path, "--input", x, "--target", y, *flags, "--per-row", out], capsys)
+        )
+        losses.append(pq.read_table(out).column("loss").to_numpy())
+    assert reports[1]["count"] == reports[0]["count"]
+    assert reports[1]["positives"] == reports[0]["positives"]
+    for key in ("loss", "base_rate", "normalized_entropy", "mean_prediction", "calibration"):
+        assert reports[1][key] == pytest.approx(reports[0][key], rel=rtol_of("parquet")), key
+    # a few float32 ulps of each loss, or of the terms of a logits loss (~ |x| (1 + pos_weight))
+    weight = 1.0 if w is None else data[w].astype(np.float64)
+    terms = weight * (np.abs(data[x].astype(np.float64)) + 1) * 3.5
+    bound = 16 * EPS32 * (np.abs(losses[1]) + terms) + 1e-300
+    np.testing.assert_array_less(np.abs(losses[1] - losses[0]), bound)
+
+
 def test_float64_columns_are_scored_in_float64(tmp_path, capsys, data):
     x = data["logit"].astype(np.float64) + 1e-9  # not representable in float32
     path = write(tmp_path / "f64.parquet", "parquet", {"x": x, "y": data["soft"]})

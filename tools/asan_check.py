@@ -29,6 +29,7 @@ KERNEL_TESTS = [
     "tests/test_kernels.py",
     "tests/test_kernel_softmax.py",
     "tests/test_kernel_threads.py",
+    "tests/test_kernel_eval.py",
 ]
 FLAGS = [
     "-fPIC",

@@ -9,7 +9,7 @@ back as NumPy scalars of the compute dtype, like ``numpy.sum``.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -129,6 +129,72 @@ def binary(
         _state.get_num_threads(),
     )
     return _reduced(dtype, reduction, loss, total, count), grad
+
+
+class BinaryTotals(NamedTuple):
+    """The float64 sums of :func:`binary_totals` (w = 1 without a weight)."""
+
+    loss: float  # sum of w l
+    weight: float  # sum of w: the number of elements without a weight
+    weighted_labels: float  # sum of w y
+    labels: float  # sum of y
+    weighted_predictions: float  # sum of w p
+
+
+def binary_totals(
+    op: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    weight: np.ndarray | None = None,
+    pos_weight: float | None = None,
+    label_smoothing: float = 0.0,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    per_row: bool = False,
+) -> tuple[BinaryTotals, np.ndarray | None] | None:
+    """The sums that score predictions, in one pass: what ``xent eval`` reports.
+
+    With l each element's loss (unweighted; `pos_weight` a number, logits only;
+    `label_smoothing` applied to the targets of every op, focal included; the
+    focal loss takes `alpha` and `gamma`), p the predicted probability (sigmoid(x)
+    for 'bce_with_logits' and 'sigmoid_focal', x for 'bce_probs'), y the target as
+    given and w the weight (same shape as x; 1 without it): the float64 sums of w l,
+    w, w y, y and w p. Each product is rounded to x's dtype, then added in float64
+    (with compensation for float64) in fixed blocks whose sums are combined with
+    compensation in block order: bitwise the same for any number of threads. With
+    `per_row`, also w l for each element (x's shape and dtype), else None.
+
+    Returns None when the kernels are not built or disabled, or for dtypes they
+    do not take (the caller then computes the sums with the reference).
+    """
+    ext = _state.extension()
+    dtype = x.dtype
+    if ext is None or dtype not in FLOATS or not _supported_float(x, dtype):
+        return None
+    if not _supported_float(y, dtype) or y.shape != x.shape:
+        return None
+    if weight is not None and (not _supported_float(weight, dtype) or weight.shape != x.shape):
+        return None
+    shape, n = tuple(x.shape), x.size
+    pw = None if pos_weight is None or n == 0 else np.full(min(n, MIN_PERIOD), pos_weight, dtype)
+    x, y = _contiguous(x), _contiguous(y)
+    weight = None if weight is None else _contiguous(weight)
+    loss = _empty(ext, shape, dtype) if per_row else None
+    sums = ext.eval(
+        BINARY_OPS[op],
+        x,
+        y,
+        weight,
+        pw,
+        0 if pw is None else pw.size,
+        loss,
+        float(label_smoothing),
+        float(alpha),
+        float(gamma),
+        _state.get_num_threads(),
+    )
+    return BinaryTotals(*sums), loss
 
 
 def softmax_cross_entropy(

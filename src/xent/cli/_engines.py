@@ -34,7 +34,7 @@ def _score_batch(job: Job, where: Where, columns: dict[str, Any]) -> tuple[Total
     totals, loss = score(job, clean.x, clean.y, clean.w)
     totals.skipped += clean.skipped
     totals.skipped[MALFORMED] += malformed
-    if clean.keep is None:
+    if loss is None or clean.keep is None:
         return totals, loss
     full = np.zeros(len(clean.keep), dtype=loss.dtype)
     full[clean.keep] = loss

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import _binary
 from .._array import namespace, sigmoid
+from .._kernels import _ops
 
 DEFAULT_BATCH_ROWS = 1 << 18
 SUB_BATCH_ROWS = 1 << 16  # rows scored at a time: the temporaries stay in cache
@@ -35,6 +36,7 @@ class Job:
     skip_bad_rows: bool = False
     batch_rows: int = DEFAULT_BATCH_ROWS
     bins: bool = False  # collect the reliability histogram (for --plot)
+    per_row: bool = False  # keep each row's loss (for --per-row)
 
     @property
     def columns(self) -> dict[str, str]:
@@ -164,17 +166,58 @@ def _sum64(a: np.ndarray) -> float:
 
 def score(
     job: Job, x: np.ndarray, y: np.ndarray, w: np.ndarray | None
-) -> tuple[Totals, np.ndarray]:
-    """Totals of clean rows, and each row's loss (times its weight)."""
+) -> tuple[Totals, np.ndarray | None]:
+    """Totals of clean rows, and with ``job.per_row`` each row's loss (times its weight).
+
+    The sums come from one pass of the compiled kernels when they are available, else
+    from the reference; the reliability histogram (``job.bins``) from NumPy.
+    """
+    if job.focal_gamma is not None:
+        op, gamma = "sigmoid_focal", job.focal_gamma
+    else:
+        op, gamma = ("bce_with_logits" if job.from_logits else "bce_probs"), 2.0
+    fused = _ops.binary_totals(
+        op,
+        x,
+        y,
+        weight=w,
+        pos_weight=job.pos_weight,
+        label_smoothing=job.label_smoothing,
+        alpha=job.focal_alpha,
+        gamma=gamma,
+        per_row=job.per_row,
+    )
+    if fused is None:
+        totals, loss = _score_reference(job, x, y, w)
+    else:
+        sums, loss = fused
+        totals = Totals(count=len(x))
+        totals.sums[POSITIVES] = sums.labels
+        totals.sums[WEIGHT] = sums.weight
+        totals.sums[WLABELS] = sums.weighted_labels
+        totals.sums[WPREDS] = sums.weighted_predictions
+        totals.sums[LOSS] = sums.loss
+    if job.bins:
+        totals.bins = _bins(job, x, y, w)
+    return totals, loss
+
+
+def _predictions(job: Job, x: np.ndarray) -> np.ndarray:
+    return sigmoid(namespace(x), x) if job.from_logits else x
+
+
+def _score_reference(
+    job: Job, x: np.ndarray, y: np.ndarray, w: np.ndarray | None
+) -> tuple[Totals, np.ndarray | None]:
+    """The sums of :func:`score` with the array-API reference, a sub-batch at a time."""
     n = len(x)
-    loss = np.empty(n, dtype=x.dtype)
+    loss = np.empty(n, dtype=x.dtype) if job.per_row else None
     sums = np.zeros(len(SUMS))
-    bins = np.zeros((4, N_BINS)) if job.bins else None
     for start in range(0, n, SUB_BATCH_ROWS):
         part = slice(start, start + SUB_BATCH_ROWS)
         xs, ys = x[part], y[part]
         ls = elementwise_loss(job, xs, ys)
-        p = sigmoid(namespace(xs), xs) if job.from_logits else xs
+        p = _predictions(job, xs)
         positives = _sum64(ys)
         sums[POSITIVES] += positives
         if w is None:
@@ -188,18 +231,27 @@ def score(
             sums[WLABELS] += _sum64(ws * ys)
             sums[WPREDS] += _sum64(ws * p)
         sums[LOSS] += _sum64(ls)
-        loss[part] = ls
-        if bins is not None:
-            index = np.searchsorted(BIN_EDGES, p, side="right")
-            rows = np.bincount(index, minlength=N_BINS)
-            bins[BIN_ROWS] += rows
-            if w is None:
-                bins[BIN_WEIGHT] += rows
-                bins[BIN_WPREDS] += np.bincount(index, weights=p, minlength=N_BINS)
-                bins[BIN_WLABELS] += np.bincount(index, weights=ys, minlength=N_BINS)
-            else:
-                ws = w[part]
-                bins[BIN_WEIGHT] += np.bincount(index, weights=ws, minlength=N_BINS)
-                bins[BIN_WPREDS] += np.bincount(index, weights=ws * p, minlength=N_BINS)
-                bins[BIN_WLABELS] += np.bincount(index, weights=ws * ys, minlength=N_BINS)
-    return Totals(count=n, sums=sums, bins=bins), loss
+        if loss is not None:
+            loss[part] = ls
+    return Totals(count=n, sums=sums), loss
+
+
+def _bins(job: Job, x: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """The reliability histogram (4, N_BINS) of the rows."""
+    bins = np.zeros((4, N_BINS))
+    for start in range(0, len(x), SUB_BATCH_ROWS):
+        part = slice(start, start + SUB_BATCH_ROWS)
+        p, ys = _predictions(job, x[part]), y[part]
+        index = np.searchsorted(BIN_EDGES, p, side="right")
+        rows = np.bincount(index, minlength=N_BINS)
+        bins[BIN_ROWS] += rows
+        if w is None:
+            bins[BIN_WEIGHT] += rows
+            bins[BIN_WPREDS] += np.bincount(index, weights=p, minlength=N_BINS)
+            bins[BIN_WLABELS] += np.bincount(index, weights=ys, minlength=N_BINS)
+        else:
+            ws = w[part]
+            bins[BIN_WEIGHT] += np.bincount(index, weights=ws, minlength=N_BINS)
+            bins[BIN_WPREDS] += np.bincount(index, weights=ws * p, minlength=N_BINS)
+            bins[BIN_WLABELS] += np.bincount(index, weights=ws * ys, minlength=N_BINS)
+    return bins

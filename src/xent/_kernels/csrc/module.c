@@ -20,18 +20,19 @@
 
 /* ------------------------------------------------------------------ instruction sets */
 
-static const xent_isa_table isa_baseline = {"baseline", xent_binary_block_baseline_f32,
-                                            xent_binary_block_baseline_f64,
-                                            xent_softmax_block_baseline_f32,
-                                            xent_softmax_block_baseline_f64};
+#define XENT_ISA_TABLE(isa)                                                                     \
+    {#isa,                                                                                      \
+     xent_binary_block_##isa##_f32,                                                             \
+     xent_binary_block_##isa##_f64,                                                             \
+     xent_eval_block_##isa##_f32,                                                               \
+     xent_eval_block_##isa##_f64,                                                               \
+     xent_softmax_block_##isa##_f32,                                                            \
+     xent_softmax_block_##isa##_f64}
+
+static const xent_isa_table isa_baseline = XENT_ISA_TABLE(baseline);
 #ifdef XENT_HAVE_X86_SIMD
-static const xent_isa_table isa_avx2 = {"avx2", xent_binary_block_avx2_f32,
-                                        xent_binary_block_avx2_f64, xent_softmax_block_avx2_f32,
-                                        xent_softmax_block_avx2_f64};
-static const xent_isa_table isa_avx512 = {"avx512", xent_binary_block_avx512_f32,
-                                          xent_binary_block_avx512_f64,
-                                          xent_softmax_block_avx512_f32,
-                                          xent_softmax_block_avx512_f64};
+static const xent_isa_table isa_avx2 = XENT_ISA_TABLE(avx2);
+static const xent_isa_table isa_avx512 = XENT_ISA_TABLE(avx512);
 #endif
 
 static const xent_isa_table *isa_current = &isa_baseline;
@@ -127,23 +128,29 @@ static int64_t block_size(int64_t n, int64_t min_block, int64_t multiple) {
     return (block + multiple - 1) / multiple * multiple;
 }
 
-/* Sum of the blocks' partial sums, in block order, compensated. */
-static double combine(const xent_partial *p, int64_t nblocks, int64_t *count) {
+/* Sum of the blocks' partial sums p[0], p[stride], ..., in block order, compensated. */
+static double combine_strided(const xent_partial *p, int64_t nblocks, int64_t stride,
+                              int64_t *count) {
     double hi = 0, lo = 0;
     int64_t c = 0;
     for (int64_t b = 0; b < nblocks; b++) {
-        double s = hi + p[b].hi;
-        c += p[b].count;
+        const xent_partial *q = &p[b * stride];
+        double s = hi + q->hi;
+        c += q->count;
         if (!isfinite(s)) { /* an infinite loss: no compensation (it would be nan) */
             hi = s;
             continue;
         }
         double bp = s - hi;
-        lo += (hi - (s - bp)) + (p[b].hi - bp) + p[b].lo;
+        lo += (hi - (s - bp)) + (q->hi - bp) + q->lo;
         hi = s;
     }
     if (count) *count = c;
     return hi + lo;
+}
+
+static double combine(const xent_partial *p, int64_t nblocks, int64_t *count) {
+    return combine_strided(p, nblocks, 1, count);
 }
 
 /* ------------------------------------------------------------------ binary family */
@@ -260,6 +267,93 @@ done:
     release(&bpw);
     release(&bl);
     release(&bg);
+    return result;
+}
+
+/* ------------------------------------------------------------------ evaluation sums */
+
+static void eval_task(void *ctx, int64_t b) {
+    binary_job *job = (binary_job *)ctx;
+    job->fn(&job->args, b, &job->partials[b * XENT_EVAL_SUMS]);
+}
+
+static PyObject *py_eval(PyObject *self, PyObject *args) {
+    (void)self;
+    int op, nthreads;
+    PyObject *ox, *oy, *ow, *opw, *oloss;
+    Py_ssize_t pw_period;
+    double ls, alpha, gamma;
+    if (!PyArg_ParseTuple(args, "iOOOOnOdddi", &op, &ox, &oy, &ow, &opw, &pw_period, &oloss, &ls,
+                          &alpha, &gamma, &nthreads))
+        return NULL;
+    if (op < XENT_OP_BCE_LOGITS || op > XENT_OP_FOCAL)
+        return PyErr_Format(PyExc_ValueError, "unknown binary kernel %d", op);
+    buffer bx, by, bw, bpw, bl;
+    bx.held = by.held = bw.held = bpw.held = bl.held = 0;
+    PyObject *result = NULL;
+    int size = get_buffer(ox, "x", 'f', 0, 0, &bx);
+    if (size < 0 || get_buffer(oy, "y", 'f', 0, 0, &by) < 0 ||
+        get_buffer(ow, "weight", 'f', 0, 1, &bw) < 0 ||
+        get_buffer(opw, "pos_weight", 'f', 0, 1, &bpw) < 0 ||
+        get_buffer(oloss, "loss", 'f', 1, 1, &bl) < 0)
+        goto done;
+    int64_t n = items_of(&bx);
+    const buffer *all[] = {&by, &bw, &bpw, &bl};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        if (all[i]->held && all[i]->view.itemsize != size) {
+            PyErr_SetString(PyExc_TypeError, "all arrays must have the same dtype");
+            goto done;
+        }
+    if (items_of(&by) != n || (bw.held && items_of(&bw) != n) || (bl.held && items_of(&bl) != n) ||
+        (bpw.held && (pw_period < 1 || items_of(&bpw) != pw_period))) {
+        PyErr_SetString(PyExc_ValueError, "array sizes do not match");
+        goto done;
+    }
+    binary_job job;
+    memset(&job, 0, sizeof job);
+    xent_binary_args *a = &job.args;
+    a->op = op;
+    a->n = n;
+    a->block = block_size(n, 32768, 64);
+    a->x = bx.view.buf;
+    a->y = by.view.buf;
+    a->w = bw.held ? bw.view.buf : NULL;
+    a->w_period = n;
+    a->pw = bpw.held ? bpw.view.buf : NULL;
+    a->pw_period = pw_period;
+    a->loss = bl.held ? bl.view.buf : NULL;
+    a->ls = ls;
+    a->alpha = alpha;
+    a->gamma = gamma;
+    a->gscale = 1.0;
+    job.f64 = size == 8;
+    job.fn = job.f64 ? isa_current->eval_f64 : isa_current->eval_f32;
+    int64_t nblocks = n == 0 ? 0 : (n + a->block - 1) / a->block;
+    job.partials = (xent_partial *)calloc(nblocks ? (size_t)nblocks * XENT_EVAL_SUMS : 1,
+                                          sizeof(xent_partial));
+    if (!job.partials) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS;
+    xent_parallel_for(nblocks, nthreads, eval_task, &job);
+    Py_END_ALLOW_THREADS;
+    double sums[XENT_EVAL_SUMS];
+    for (int s = 0; s < XENT_EVAL_SUMS; s++)
+        sums[s] = combine_strided(job.partials + s, nblocks, XENT_EVAL_SUMS, NULL);
+    free(job.partials);
+    if (!bw.held) { /* w = 1 */
+        sums[XENT_SUM_WEIGHT] = (double)n;
+        sums[XENT_SUM_WLABELS] = sums[XENT_SUM_LABELS];
+    }
+    result = Py_BuildValue("(ddddd)", sums[XENT_SUM_LOSS], sums[XENT_SUM_WEIGHT],
+                           sums[XENT_SUM_WLABELS], sums[XENT_SUM_LABELS], sums[XENT_SUM_WPREDS]);
+done:
+    release(&bx);
+    release(&by);
+    release(&bw);
+    release(&bpw);
+    release(&bl);
     return result;
 }
 
@@ -566,6 +660,9 @@ static PyMethodDef methods[] = {
     {"binary", py_binary, METH_VARARGS,
      "binary(op, x, y, w, w_period, pw, pw_period, loss, grad, has_ignore, ignore, ls, alpha, "
      "gamma, mean, nthreads) -> (sum, count)"},
+    {"eval", py_eval, METH_VARARGS,
+     "eval(op, x, y, w, pw, pw_period, loss, ls, alpha, gamma, nthreads) -> "
+     "(sum w l, sum w, sum w y, sum y, sum w p)"},
     {"softmax", py_softmax, METH_VARARGS,
      "softmax(x, t, w, loss, grad, N, C, S, ignore, eps, mean, nthreads) -> (sum, denominator)"},
     {"isa", py_isa, METH_NOARGS, "The instruction set in use."},

@@ -61,7 +61,7 @@ XENT_INLINE V SFX(finish)(const SFX(bconst) * k, V loss, V *g, V w, VM valid, in
 }
 
 XENT_INLINE V SFX(logits_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, int X,
-                              int has_w, int has_pw, V *g, VM *valid) {
+                              int has_w, int has_pw, V *g, VM *valid, V *prob) {
     y = SFX(target)(k, y, X, valid);
     V one = VSET1(1);
     V neg = VSUB(one, y);
@@ -69,7 +69,8 @@ XENT_INLINE V SFX(logits_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G,
     V e = SFX(vexp_nonpos)(VNABS(x));
     V u = VADD(one, e);
     /* 1 / u: the sigmoid, and float64's log1p (which needs it exact) */
-    V big = XENT_F64 ? VDIV(one, u) : G ? VRECIP(u) : one;
+    V big = XENT_F64 ? VDIV(one, u) : (G || prob) ? VRECIP(u) : one;
+    if (prob) *prob = VBLEND(VCMP(x, VZERO(), C_GE), VMUL(e, big), big); /* sigmoid(x) */
     V l1p = SFX(vlog1p_unit)(e, u, big);
     V sp = VADD(VMAX(VZERO(), x), l1p);
     V spn = VADD(VMAX(VZERO(), VNEG(x)), l1p);
@@ -86,9 +87,10 @@ XENT_INLINE V SFX(logits_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G,
 }
 
 XENT_INLINE V SFX(probs_one)(const SFX(bconst) * k, V p, V y, V w, V pw, int G, int X,
-                             int has_w, int has_pw, V *g, VM *valid) {
+                             int has_w, int has_pw, V *g, VM *valid, V *prob) {
     (void)pw;
     (void)has_pw;
+    if (prob) *prob = p;
     y = SFX(target)(k, y, X, valid);
     V one = VSET1(1);
     V floor = VSET1(-100.0);
@@ -108,13 +110,12 @@ XENT_INLINE V SFX(probs_one)(const SFX(bconst) * k, V p, V y, V w, V pw, int G, 
 }
 
 XENT_INLINE V SFX(focal_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, int X,
-                             int has_w, int has_pw, V *g, VM *valid) {
+                             int has_w, int has_pw, V *g, VM *valid, V *prob) {
     (void)w;
     (void)pw;
     (void)has_w;
     (void)has_pw;
-    (void)X;
-    (void)valid;
+    y = SFX(target)(k, y, X, valid); /* only xent eval smooths a focal target */
     V one = VSET1(1);
     V e = SFX(vexp_nonpos)(VNABS(x));
     V u = VADD(one, e);
@@ -123,6 +124,7 @@ XENT_INLINE V SFX(focal_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, 
     VM nonneg = VCMP(x, VZERO(), C_GE);
     V sig = VBLEND(nonneg, small, big);
     V sig_neg = VBLEND(nonneg, big, small);
+    if (prob) *prob = sig;
     V l1p = SFX(vlog1p_unit)(e, u, big);
     V sp = VADD(VMAX(VZERO(), x), l1p);
     V spn = VADD(VMAX(VZERO(), VNEG(x)), l1p);
@@ -176,11 +178,12 @@ XENT_INLINE V SFX(focal_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, 
             V g0 = one, g1 = one;                                                               \
             VM v0 = VM_ALL, v1 = VM_ALL;                                                        \
             V l0 = SFX(OP##_one)(k, VLOAD(x + j), VLOAD(y + j), has_w ? VLOAD(w + j) : one,     \
-                                 has_pw ? VLOAD(pw + j) : one, G, X, has_w, has_pw, &g0, &v0);  \
+                                 has_pw ? VLOAD(pw + j) : one, G, X, has_w, has_pw, &g0, &v0,   \
+                                 NULL);                                                         \
             V l1 = SFX(OP##_one)(k, VLOAD(x + j + W), VLOAD(y + j + W),                         \
                                  has_w ? VLOAD(w + j + W) : one,                                \
                                  has_pw ? VLOAD(pw + j + W) : one, G, X, has_w, has_pw, &g1,    \
-                                 &v1);                                                          \
+                                 &v1, NULL);                                                    \
             if (G) {                                                                            \
                 VSTORE(go + j, g0);                                                             \
                 VSTORE(go + j + W, g1);                                                         \
@@ -198,7 +201,8 @@ XENT_INLINE V SFX(focal_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, 
             V g = one;                                                                          \
             VM valid = VM_ALL;                                                                  \
             V l = SFX(OP##_one)(k, VLOAD(x + j), VLOAD(y + j), has_w ? VLOAD(w + j) : one,      \
-                                has_pw ? VLOAD(pw + j) : one, G, X, has_w, has_pw, &g, &valid); \
+                                has_pw ? VLOAD(pw + j) : one, G, X, has_w, has_pw, &g, &valid, \
+                                NULL);                                                          \
             if (G) VSTORE(go + j, g);                                                           \
             if (L) VSTORE(lo + j, l);                                                           \
             else SFX(acc_add)(acc, l);                                                          \
@@ -216,7 +220,8 @@ XENT_INLINE V SFX(focal_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, 
             V g = one;                                                                          \
             VM valid = VM_ALL;                                                                  \
             V l = SFX(OP##_one)(k, VLOAD(bx), VLOAD(by), has_w ? VLOAD(bw) : one,               \
-                                has_pw ? VLOAD(bp) : one, G, X, has_w, has_pw, &g, &valid);     \
+                                has_pw ? VLOAD(bp) : one, G, X, has_w, has_pw, &g, &valid,      \
+                                NULL);                                                          \
             if (G) {                                                                            \
                 VSTORE(bg, g);                                                                  \
                 memcpy(go + j, bg, r * sizeof(T));                                              \
@@ -247,6 +252,25 @@ XENT_SEGMENT(focal)
     case base + 6: SFX(seg_##OP)(&k, a, i, len, w, pw, &acc, 1, 1, 0); break;                  \
     case base + 7: SFX(seg_##OP)(&k, a, i, len, w, pw, &acc, 1, 1, 1); break;
 
+/* The segment starting at element i (< end): its length, at most end - i, such that
+ * the periodic w and pw (NULL when absent) are contiguous over it from *w and *pw. */
+XENT_INLINE int64_t SFX(segment)(const xent_binary_args *a, int64_t i, int64_t end, const T **w,
+                                 const T **pw) {
+    int64_t len = end - i;
+    *w = *pw = NULL;
+    if (a->w) {
+        int64_t o = i % a->w_period;
+        *w = (const T *)a->w + o;
+        if (a->w_period - o < len) len = a->w_period - o;
+    }
+    if (a->pw) {
+        int64_t o = i % a->pw_period;
+        *pw = (const T *)a->pw + o;
+        if (a->pw_period - o < len) len = a->pw_period - o;
+    }
+    return len;
+}
+
 void SFX(xent_binary_block)(const xent_binary_args *a, int64_t b, xent_partial *out) {
     SFX(bconst) k;
     SFX(bconst_init)(&k, a);
@@ -258,18 +282,8 @@ void SFX(xent_binary_block)(const xent_binary_args *a, int64_t b, xent_partial *
     int X = a->w != NULL || a->pw != NULL || a->has_ignore || a->ls != 0;
     int variant = a->op * 8 + G * 4 + L * 2 + X;
     while (i < end) {
-        int64_t len = end - i;
-        const T *w = NULL, *pw = NULL;
-        if (a->w) {
-            int64_t o = i % a->w_period;
-            w = (const T *)a->w + o;
-            if (a->w_period - o < len) len = a->w_period - o;
-        }
-        if (a->pw) {
-            int64_t o = i % a->pw_period;
-            pw = (const T *)a->pw + o;
-            if (a->pw_period - o < len) len = a->pw_period - o;
-        }
+        const T *w, *pw;
+        int64_t len = SFX(segment)(a, i, end, &w, &pw);
         switch (variant) {
             XENT_SEG_CASES(logits, 0)
             XENT_SEG_CASES(probs, 8)

@@ -4,4 +4,5 @@
 #include "xent_math.h"
 #include "xent_acc.h"
 #include "xent_binary.h"
+#include "xent_eval.h"
 #include "xent_softmax.h"

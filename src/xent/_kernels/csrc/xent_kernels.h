@@ -42,6 +42,18 @@ typedef struct {
 
 typedef void (*xent_binary_block_fn)(const xent_binary_args *, int64_t, xent_partial *);
 
+/* The sums of an evaluation (xent_eval.h), over the same arguments as the binary
+ * losses (w: one weight per element, no ignore_index, no gradient); a block writes
+ * XENT_EVAL_SUMS partials, in this order. */
+enum {
+    XENT_SUM_LOSS,    /* sum w l */
+    XENT_SUM_WEIGHT,  /* sum w */
+    XENT_SUM_WLABELS, /* sum w y */
+    XENT_SUM_LABELS,  /* sum y */
+    XENT_SUM_WPREDS,  /* sum w p */
+    XENT_EVAL_SUMS
+};
+
 /* Softmax cross-entropy with class-index targets: logits (N, C, S) contiguous
  * (S = 1 for the usual (N, C)), targets (N, S) int32 or int64, weight (C,) or
  * NULL. Work items are rows (S = 1) or tiles of `tile` positions of one n;
@@ -66,12 +78,15 @@ typedef void (*xent_softmax_block_fn)(const xent_softmax_args *, int64_t, xent_p
 typedef struct {
     const char *name;
     xent_binary_block_fn binary_f32, binary_f64;
+    xent_binary_block_fn eval_f32, eval_f64;
     xent_softmax_block_fn softmax_f32, softmax_f64;
 } xent_isa_table;
 
 #define XENT_DECLARE_ISA(isa)                                                                   \
     void xent_binary_block_##isa##_f32(const xent_binary_args *, int64_t, xent_partial *);    \
     void xent_binary_block_##isa##_f64(const xent_binary_args *, int64_t, xent_partial *);    \
+    void xent_eval_block_##isa##_f32(const xent_binary_args *, int64_t, xent_partial *);      \
+    void xent_eval_block_##isa##_f64(const xent_binary_args *, int64_t, xent_partial *);      \
     void xent_softmax_block_##isa##_f32(const xent_softmax_args *, int64_t, xent_partial *);  \
     void xent_softmax_block_##isa##_f64(const xent_softmax_args *, int64_t, xent_partial *);
 

@@ -11,6 +11,9 @@
  *   VMAX(a, b) / VMIN(a, b) return b when either is nan (x86 semantics, kept in
  *   the baseline too): VMAX(c, x) propagates a nan x.
  *   VD is the double vector used to accumulate sums (float32 values are widened).
+ *   VALIGN: the alignment (bytes) at which a vector load splits no cache line;
+ *   VSHIFT2(a, b, VSHIFT_INDEX(k)): lanes k .. k + W - 1 of the concatenation (a, b),
+ *   0 <= k < W: a vector at an unaligned address from two aligned loads.
  */
 
 #undef T
@@ -19,6 +22,9 @@
 #undef VI
 #undef W
 #undef SFX
+#undef VALIGN
+#undef VSHIFT_INDEX
+#undef VSHIFT2
 
 #define XENT_ISA_BASELINE 1
 #define XENT_ISA_AVX2 2
@@ -76,6 +82,10 @@ static inline __m512 xent_recip_avx512_f32(__m512 a) {
 #define VMULZ(m, a, b) _mm512_maskz_mul_ps((m), (a), (b))
 #define VMASK_COUNT(m) __builtin_popcount((unsigned)(m))
 #define VMASK_ANY(m) ((m) != 0)
+#define VSHIFT_INDEX(k)                                                                         \
+    _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),   \
+                     _mm512_set1_epi32(k))
+#define VSHIFT2(a, b, idx) _mm512_permutex2var_ps((a), (idx), (b))
 #else
 #define T double
 #define V __m512d
@@ -113,7 +123,11 @@ static inline __m512 xent_recip_avx512_f32(__m512 a) {
 #define VMULZ(m, a, b) _mm512_maskz_mul_pd((m), (a), (b))
 #define VMASK_COUNT(m) __builtin_popcount((unsigned)(m))
 #define VMASK_ANY(m) ((m) != 0)
+#define VSHIFT_INDEX(k)                                                                         \
+    _mm512_add_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7), _mm512_set1_epi64(k))
+#define VSHIFT2(a, b, idx) _mm512_permutex2var_pd((a), (idx), (b))
 #endif
+#define VALIGN 64
 #define VM_AND(a, b) ((a) & (b))
 #define VM_OR(a, b) ((a) | (b))
 #define VM_ANDNOT(a, b) ((VM)(~(a) & (b))) /* !a && b */
@@ -164,6 +178,9 @@ static inline __m512 xent_recip_avx512_f32(__m512 a) {
 #define VM_ANDNOT _mm256_andnot_ps
 #define VMASK_BITS(m) _mm256_movemask_ps(m)
 #define VM_FIRST_IOTA _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7)
+#define VSHIFT_INDEX(k)                                                                         \
+    _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(k))
+#define VSHIFT2(a, b, idx) xent_shift2_avx2((a), (b), (idx))
 #else
 #define T double
 #define V __m256d
@@ -200,12 +217,27 @@ static inline __m512 xent_recip_avx512_f32(__m512 a) {
 #define VM_ANDNOT _mm256_andnot_pd
 #define VMASK_BITS(m) _mm256_movemask_pd(m)
 #define VM_FIRST_IOTA _mm256_setr_pd(0, 1, 2, 3)
+/* the doubles' 32-bit halves: index pairs 2(k + q), 2(k + q) + 1 */
+#define VSHIFT_INDEX(k)                                                                         \
+    _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(2 * (k)))
+#define VSHIFT2(a, b, idx)                                                                      \
+    _mm256_castps_pd(xent_shift2_avx2(_mm256_castpd_ps(a), _mm256_castpd_ps(b), (idx)))
 #endif
 #define VM V
 #define VM_ALL VCMP(VSET1(0), VSET1(0), C_EQ)
 #define VMASK_FIRST(k) VCMP(VM_FIRST_IOTA, VSET1((double)(k)), C_LT)
 #define VMASK_COUNT(m) __builtin_popcount((unsigned)VMASK_BITS(m))
 #define VMASK_ANY(m) (VMASK_BITS(m) != 0)
+#define VALIGN 32
+#ifndef XENT_SHIFT2_AVX2
+#define XENT_SHIFT2_AVX2
+/* 32-bit lanes idx[q] (0..15) of the concatenation (a, b) */
+static inline __m256 xent_shift2_avx2(__m256 a, __m256 b, __m256i idx) {
+    __m256 from_b = _mm256_castsi256_ps(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(7)));
+    return _mm256_blendv_ps(_mm256_permutevar8x32_ps(a, idx), _mm256_permutevar8x32_ps(b, idx),
+                            from_b);
+}
+#endif
 #define C_LT _CMP_LT_OQ
 #define C_LE _CMP_LE_OQ
 #define C_GT _CMP_GT_OQ
@@ -293,6 +325,9 @@ static inline T SFX(xent_i_as)(VI i) {
 #define VMASK_FIRST(k) ((k) > 0)
 #define VMASK_COUNT(m) ((m) ? 1 : 0)
 #define VMASK_ANY(m) (m)
+#define VALIGN ((int)sizeof(T)) /* one element: every vector is aligned */
+#define VSHIFT_INDEX(k) ((VI)(k))
+#define VSHIFT2(a, b, idx) (a)
 #endif
 
 /* ------------------------------------------------------------------ derived */

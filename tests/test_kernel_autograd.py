@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import xent
-import xent.nn
 from kernel_helpers import extension
 
 DTYPES = ["float32", "float64"]
@@ -257,6 +256,8 @@ def test_training_with_xent_nn_follows_torch_nn(torch):
     """A few SGD steps of a linear classifier with xent.nn.CrossEntropyLoss (on the
     kernels) and with torch.nn.CrossEntropyLoss end at the same weights."""
     extension()
+    import xent.nn  # needs torch: imported once the fixture has it
+
     gen = torch.Generator().manual_seed(0)
     features = torch.randn(256, 20, generator=gen, dtype=torch.float64)
     labels = torch.randint(0, 5, (256,), generator=gen)

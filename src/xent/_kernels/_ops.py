@@ -53,6 +53,16 @@ def _supported_float(a: Any, dtype: np.dtype) -> bool:
     return isinstance(a, np.ndarray) and a.dtype == dtype and a.dtype.isnative
 
 
+def _float_pair(x: Any, y: Any) -> Any:
+    """The extension, when it is there and x and y are NumPy arrays of one float dtype
+    it takes (float32, float64, native byte order) and of one shape; else None."""
+    ext = _state.extension()
+    if ext is None or not isinstance(x, np.ndarray) or x.dtype not in FLOATS:
+        return None
+    ok = _supported_float(x, x.dtype) and _supported_float(y, x.dtype) and y.shape == x.shape
+    return ext if ok else None
+
+
 def _periodic(operand: np.ndarray, shape: tuple[int, ...], n: int) -> tuple[np.ndarray, int] | None:
     """(values, period) such that the operand broadcast to `shape` has, at flat
     index i, values[i % period]: true when its shape (leading 1s dropped) is a
@@ -100,12 +110,10 @@ def binary(
     returned loss (of its sum for 'none'). alpha and gamma (torchvision's
     defaults) are used by the focal loss only.
     """
-    ext = _state.extension()
+    ext = _float_pair(x, y)
+    if ext is None:
+        return None
     dtype = x.dtype
-    if ext is None or dtype not in FLOATS or not _supported_float(x, dtype):
-        return None
-    if not _supported_float(y, dtype) or y.shape != x.shape:
-        return None
     shape, n = tuple(x.shape), x.size
     operands = []
     for operand in (weight, pos_weight):
@@ -180,12 +188,10 @@ def binary_totals(
     Returns None when the kernels are not built or disabled, or for dtypes they
     do not take (the caller then computes the sums with the reference).
     """
-    ext = _state.extension()
+    ext = _float_pair(x, y)
+    if ext is None:
+        return None
     dtype = x.dtype
-    if ext is None or dtype not in FLOATS or not _supported_float(x, dtype):
-        return None
-    if not _supported_float(y, dtype) or y.shape != x.shape:
-        return None
     if weight is not None and (not _supported_float(weight, dtype) or weight.shape != x.shape):
         return None
     shape, n = tuple(x.shape), x.size

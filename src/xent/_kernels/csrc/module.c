@@ -162,6 +162,42 @@ typedef struct {
     int f64;
 } binary_job;
 
+/* The buffers after x all hold x's item size (those passed at all). */
+static int same_itemsize(const buffer *const *all, size_t k, Py_ssize_t size) {
+    for (size_t i = 0; i < k; i++)
+        if (all[i]->held && all[i]->view.itemsize != size) {
+            PyErr_SetString(PyExc_TypeError, "all arrays must have the same dtype");
+            return 0;
+        }
+    return 1;
+}
+
+/* What the binary kernels and the evaluation sums share: n elements of x and y, a
+ * weight and pos_weight of the given periods (or none), an elementwise loss output
+ * (or none), the options; the gradient and its scale are the caller's. */
+static void binary_job_init(binary_job *job, int op, int64_t n, int size, const buffer *bx,
+                            const buffer *by, const buffer *bw, int64_t w_period,
+                            const buffer *bpw, int64_t pw_period, const buffer *bl, double ls,
+                            double alpha, double gamma) {
+    memset(job, 0, sizeof *job);
+    xent_binary_args *a = &job->args;
+    a->op = op;
+    a->n = n;
+    a->block = block_size(n, 32768, 64);
+    a->x = bx->view.buf;
+    a->y = by->view.buf;
+    a->w = bw->held ? bw->view.buf : NULL;
+    a->w_period = w_period;
+    a->pw = bpw->held ? bpw->view.buf : NULL;
+    a->pw_period = pw_period;
+    a->loss = bl->held ? bl->view.buf : NULL;
+    a->ls = ls;
+    a->alpha = alpha;
+    a->gamma = gamma;
+    a->gscale = 1.0;
+    job->f64 = size == 8;
+}
+
 static void binary_task(void *ctx, int64_t b) {
     binary_job *job = (binary_job *)ctx;
     job->fn(&job->args, b, &job->partials[b]);
@@ -205,11 +241,7 @@ static PyObject *py_binary(PyObject *self, PyObject *args) {
         goto done;
     int64_t n = items_of(&bx);
     const buffer *all[] = {&by, &bw, &bpw, &bl, &bg};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
-        if (all[i]->held && all[i]->view.itemsize != size) {
-            PyErr_SetString(PyExc_TypeError, "all arrays must have the same dtype");
-            goto done;
-        }
+    if (!same_itemsize(all, sizeof all / sizeof *all, size)) goto done;
     if (items_of(&by) != n || (bl.held && items_of(&bl) != n) || (bg.held && items_of(&bg) != n) ||
         (bw.held && (w_period < 1 || items_of(&bw) != w_period)) ||
         (bpw.held && (pw_period < 1 || items_of(&bpw) != pw_period))) {
@@ -217,26 +249,12 @@ static PyObject *py_binary(PyObject *self, PyObject *args) {
         goto done;
     }
     binary_job job;
-    memset(&job, 0, sizeof job);
+    binary_job_init(&job, op, n, size, &bx, &by, &bw, w_period, &bpw, pw_period, &bl, ls, alpha,
+                    gamma);
     xent_binary_args *a = &job.args;
-    a->op = op;
-    a->n = n;
-    a->block = block_size(n, 32768, 64);
-    a->x = bx.view.buf;
-    a->y = by.view.buf;
-    a->w = bw.held ? bw.view.buf : NULL;
-    a->pw = bpw.held ? bpw.view.buf : NULL;
-    a->w_period = w_period;
-    a->pw_period = pw_period;
-    a->loss = bl.held ? bl.view.buf : NULL;
     a->grad = bg.held ? bg.view.buf : NULL;
     a->has_ignore = has_ignore;
     a->ignore = ignore;
-    a->ls = ls;
-    a->alpha = alpha;
-    a->gamma = gamma;
-    a->gscale = 1.0;
-    job.f64 = size == 8;
     job.fn = job.f64 ? isa_current->binary_f64 : isa_current->binary_f32;
     int64_t nblocks = n == 0 ? 0 : (n + a->block - 1) / a->block;
     job.partials = (xent_partial *)calloc(nblocks ? (size_t)nblocks : 1, sizeof(xent_partial));
@@ -299,34 +317,15 @@ static PyObject *py_eval(PyObject *self, PyObject *args) {
         goto done;
     int64_t n = items_of(&bx);
     const buffer *all[] = {&by, &bw, &bpw, &bl};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
-        if (all[i]->held && all[i]->view.itemsize != size) {
-            PyErr_SetString(PyExc_TypeError, "all arrays must have the same dtype");
-            goto done;
-        }
+    if (!same_itemsize(all, sizeof all / sizeof *all, size)) goto done;
     if (items_of(&by) != n || (bw.held && items_of(&bw) != n) || (bl.held && items_of(&bl) != n) ||
         (bpw.held && (pw_period < 1 || items_of(&bpw) != pw_period))) {
         PyErr_SetString(PyExc_ValueError, "array sizes do not match");
         goto done;
     }
     binary_job job;
-    memset(&job, 0, sizeof job);
+    binary_job_init(&job, op, n, size, &bx, &by, &bw, n, &bpw, pw_period, &bl, ls, alpha, gamma);
     xent_binary_args *a = &job.args;
-    a->op = op;
-    a->n = n;
-    a->block = block_size(n, 32768, 64);
-    a->x = bx.view.buf;
-    a->y = by.view.buf;
-    a->w = bw.held ? bw.view.buf : NULL;
-    a->w_period = n;
-    a->pw = bpw.held ? bpw.view.buf : NULL;
-    a->pw_period = pw_period;
-    a->loss = bl.held ? bl.view.buf : NULL;
-    a->ls = ls;
-    a->alpha = alpha;
-    a->gamma = gamma;
-    a->gscale = 1.0;
-    job.f64 = size == 8;
     job.fn = job.f64 ? isa_current->eval_f64 : isa_current->eval_f32;
     int64_t nblocks = n == 0 ? 0 : (n + a->block - 1) / a->block;
     job.partials = (xent_partial *)calloc(nblocks ? (size_t)nblocks * XENT_EVAL_SUMS : 1,

@@ -276,6 +276,21 @@ def test_all_ignored_gives_zero_like_keras(keras):
         assert_close(loss(labels, y_pred), expected, atol=0, rtol=0)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.int64], ids=lambda d: d.__name__)
+def test_sparse_labels_of_any_integer_dtype_with_ignore_class(keras, dtype):
+    """uint8 labels with ignore_class=255 (an unsigned dtype cannot hold the -1 that
+    marks ignored labels inside xent): the same as Keras with int64 labels."""
+    y_pred = RNG.normal(size=(6, 4)).astype(np.float32)
+    labels = np.array([0, 3, 255, 1, 255, 2])
+    expected = to_numpy(
+        keras, keras.losses.sparse_categorical_crossentropy(labels, y_pred, True, ignore_class=255)
+    )
+    ignore = 255 if dtype is np.uint8 else -1
+    ours_labels = np.where(labels == 255, ignore, labels).astype(dtype)
+    actual = xk.sparse_categorical_crossentropy(ours_labels, y_pred, True, ignore_class=ignore)
+    assert_close(actual, expected, **tolerances(y_pred, 4, 2))
+
+
 @pytest.mark.parametrize("reduction", KERAS_REDUCTIONS, ids=str)
 def test_float64_loss_class_computes_in_float64(keras, reduction):
     """Keras' torch backend returns its averaging reductions in float32 even for

@@ -249,9 +249,9 @@ def _sparse_losses(
 
         labels = check_values(xp, labels, lambda m, a: m.floor(a) == a, fail, mask)
     # ignored labels become -1, never a class: the index-target loss gives them 0
+    labels = xp.astype(labels, xp.int64, copy=False)
     if mask is not None:
         labels = xp.where(mask, labels, xp.full_like(labels, -1))
-    labels = xp.astype(labels, xp.int64, copy=False)
     dtype = y_pred.dtype
     x = _classes_last(xp, xp.astype(y_pred, compute_dtype(xp, dtype), copy=False), axis)
     if not from_logits:

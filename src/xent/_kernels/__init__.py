@@ -63,25 +63,7 @@ def _torch_index_targets(x: Any, y: Any, *, log_input: bool, **options: Any) -> 
         if result is not None:
             loss, grad = result
             result = loss, None if grad is None else np.moveaxis(grad, 1, -1)
-    if result is not None and result[1] is not None and options.get("reduction") == "mean":
-        _undefined_where_torch_divides_by_zero(result, y, options)
     return result
-
-
-def _undefined_where_torch_divides_by_zero(
-    result: tuple[Any, Any], y: Any, options: dict[str, Any]
-) -> None:
-    """The kernel's gradient is 0 where the 'mean' denominator (sum of w_y over the
-    non-ignored positions) is 0; PyTorch's is nan on those positions (see
-    ``_categorical``). Only a nan loss can have a zero denominator: checked then."""
-    loss, grad = result
-    if not np.isnan(loss):
-        return
-    valid = y != options.get("ignore_index", -100)
-    weight = options.get("weight")
-    denominator = np.sum(weight[y[valid]]) if weight is not None else np.count_nonzero(valid)
-    if denominator == 0:
-        grad[np.expand_dims(valid, -1) & np.ones(grad.shape, dtype=bool)] = np.nan
 
 
 # family function -> the kernel taking the same arrays and options, on NumPy arrays

@@ -239,7 +239,8 @@ def softmax_cross_entropy(
     sum of w_t over the non-ignored targets (their number without weight; nan
     when there are none), 'sum' sums, 'none' returns one loss per target. The
     gradient (with `need_grad`) is d(loss)/d(input) (of the sum for 'none'); it is
-    0 on ignored rows and when the 'mean' denominator is 0.
+    0 on ignored rows, and nan on the others when the 'mean' denominator is 0 (as
+    PyTorch's).
 
     Raises IndexError("Target 7 is out of bounds.") for a target outside
     [0, C) other than ignore_index. Returns None when the kernels are not built,

@@ -436,7 +436,9 @@ static PyObject *py_softmax(PyObject *self, PyObject *args) {
         goto done;
     }
     a->wsum = wsum;
-    a->gscale = mean ? (denom != 0 ? 1.0 / denom : 0.0) : 1.0;
+    /* a 'mean' over zero total weight: PyTorch's gradient is nan on every non-ignored
+     * row (0 / 0 through log_softmax); ignored rows stay 0 */
+    a->gscale = mean ? (denom != 0 ? 1.0 / denom : NAN) : 1.0;
     if (S == 1) {
         a->tile = 1;
         a->ntiles = 1;

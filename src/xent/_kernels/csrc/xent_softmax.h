@@ -3,7 +3,7 @@
  *   loss   = (1 - eps) (-w_t logp_t) + (eps / C) (-sum_c w_c logp_c), 0 where t is ignored
  *   grad_c = [sm_c ((1 - eps) w_t + (eps / C) W) - (1 - eps) w_t [c = t] - (eps / C) w_c] gscale
  * with sm = softmax(x), W = sum_c w_c and gscale = 1 / sum of w_t over non-ignored
- * targets for 'mean'. The exponentials are written into the gradient row on the
+ * targets for 'mean' (nan when that sum is 0, as PyTorch's gradient). The exponentials are written into the gradient row on the
  * way and rescaled in place, so each row is read from memory once and the
  * gradient written once. Row sums are accumulated in float64. */
 

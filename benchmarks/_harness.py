@@ -26,6 +26,20 @@ from typing import Any
 MODES = ("forward", "forward+backward")
 
 
+# the providers of the loss benchmarks, in the order of their tables
+PROVIDERS = [
+    "xent",
+    "xent reference",
+    "xent.nn",
+    "numpy",
+    "torch",
+    "torch.compile",
+    "jax.jit",
+    "np.add",
+    "np.add out=",
+]
+
+
 def parse_args(
     description: str,
     providers: list[str],
@@ -187,6 +201,34 @@ def torch_provider(
 
     both()
     return both
+
+
+def xent_factories(
+    loss: Callable[..., object], data: Callable[[int], tuple[Any, ...]]
+) -> dict[str, Callable[[int, str], Callable[[], object]]]:
+    """xent's providers of a benchmark, on ``data(n)`` (NumPy arrays): the public
+    ``loss`` ('forward') or ``xent.value_and_grad(loss)`` ('forward+backward'), with
+    the kernels ("xent") and with XENT_DISABLE_KERNELS=1 ("xent reference")."""
+    import xent
+
+    def kernels(n: int, mode: str) -> Callable[[], object]:
+        arrays = data(n)
+        fn = loss if mode == "forward" else xent.value_and_grad(loss)
+        return lambda: fn(*arrays)
+
+    def reference(n: int, mode: str) -> Callable[[], object]:
+        call = kernels(n, mode)
+
+        def disabled() -> object:
+            os.environ["XENT_DISABLE_KERNELS"] = "1"
+            try:
+                return call()
+            finally:
+                del os.environ["XENT_DISABLE_KERNELS"]
+
+        return disabled
+
+    return {"xent": kernels, "xent reference": reference}
 
 
 def torch_factories(

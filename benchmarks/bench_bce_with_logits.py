@@ -14,25 +14,11 @@ its result as a gradient would (``np.add``) or into a preallocated one
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
-from _harness import parse_args, run, torch_factories
+from _harness import PROVIDERS, parse_args, run, torch_factories, xent_factories
 
 import xent
 import xent.nn
-
-PROVIDERS = [
-    "xent",
-    "xent reference",
-    "xent.nn",
-    "numpy",
-    "torch",
-    "torch.compile",
-    "jax.jit",
-    "np.add",
-    "np.add out=",
-]
 
 
 def data(n):
@@ -40,27 +26,6 @@ def data(n):
     x = rng.normal(size=n).astype(np.float32)
     y = (rng.uniform(size=n) < 0.5).astype(np.float32)
     return x, y
-
-
-def xent_kernel(n, mode):
-    x, y = data(n)
-    if mode == "forward":
-        return lambda: xent.binary_cross_entropy_with_logits(x, y)
-    vg = xent.value_and_grad(xent.binary_cross_entropy_with_logits)
-    return lambda: vg(x, y)
-
-
-def xent_reference(n, mode):
-    call = xent_kernel(n, mode)
-
-    def disabled():
-        os.environ["XENT_DISABLE_KERNELS"] = "1"
-        try:
-            return call()
-        finally:
-            del os.environ["XENT_DISABLE_KERNELS"]
-
-    return disabled
 
 
 def naive_numpy(n, mode):
@@ -100,9 +65,7 @@ def numpy_add_out(n, mode):
     return lambda: np.add(x, y, out=out)
 
 
-FACTORIES = {  # and the torch ones, made once the arguments are known
-    "xent": xent_kernel,
-    "xent reference": xent_reference,
+FACTORIES = {  # and xent's and torch's, made once the arguments are known
     "numpy": naive_numpy,
     "jax.jit": jax_jit,
     "np.add": numpy_add,
@@ -112,6 +75,7 @@ FACTORIES = {  # and the torch ones, made once the arguments are known
 if __name__ == "__main__":
     ARGS = parse_args(__doc__.splitlines()[0], PROVIDERS, "16:26:2")
     xent.set_num_threads(ARGS.threads)
+    FACTORIES |= xent_factories(xent.binary_cross_entropy_with_logits, data)
     FACTORIES |= torch_factories(
         "binary_cross_entropy_with_logits", xent.nn.BCEWithLogitsLoss, data, ARGS.threads
     )

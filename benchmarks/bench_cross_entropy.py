@@ -14,25 +14,11 @@ same-sized array). forward+backward means the loss and d loss / d logits.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
-from _harness import parse_args, run, torch_factories
+from _harness import PROVIDERS, parse_args, run, torch_factories, xent_factories
 
 import xent
 import xent.nn
-
-PROVIDERS = [
-    "xent",
-    "xent reference",
-    "xent.nn",
-    "numpy",
-    "torch",
-    "torch.compile",
-    "jax.jit",
-    "np.add",
-    "np.add out=",
-]
 
 
 def data(n):
@@ -41,27 +27,6 @@ def data(n):
     x = rng.normal(size=(n // c, c)).astype(np.float32)
     t = rng.integers(0, c, size=n // c)
     return x, t
-
-
-def xent_kernel(n, mode):
-    x, t = data(n)
-    if mode == "forward":
-        return lambda: xent.cross_entropy(x, t)
-    vg = xent.value_and_grad(xent.cross_entropy)
-    return lambda: vg(x, t)
-
-
-def xent_reference(n, mode):
-    call = xent_kernel(n, mode)
-
-    def disabled():
-        os.environ["XENT_DISABLE_KERNELS"] = "1"
-        try:
-            return call()
-        finally:
-            del os.environ["XENT_DISABLE_KERNELS"]
-
-    return disabled
 
 
 def naive_numpy(n, mode):
@@ -110,9 +75,7 @@ def numpy_add_out(n, mode):
     return lambda: np.add(x, y, out=out)
 
 
-FACTORIES = {  # and the torch ones, made once the arguments are known
-    "xent": xent_kernel,
-    "xent reference": xent_reference,
+FACTORIES = {  # and xent's and torch's, made once the arguments are known
     "numpy": naive_numpy,
     "jax.jit": jax_jit,
     "np.add": numpy_add,
@@ -127,6 +90,7 @@ if __name__ == "__main__":
         extra=[("--classes", {"type": int, "default": 1024, "help": "C"})],
     )
     xent.set_num_threads(ARGS.threads)
+    FACTORIES |= xent_factories(xent.cross_entropy, data)
     FACTORIES |= torch_factories("cross_entropy", xent.nn.CrossEntropyLoss, data, ARGS.threads)
     label = f"cross_entropy, (N, {ARGS.classes}) float32 logits, class-index targets, mean"
     run(label, ARGS, FACTORIES, "xent", lambda n: f"{n // ARGS.classes}x{ARGS.classes}")

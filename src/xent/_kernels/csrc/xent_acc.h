@@ -1,7 +1,9 @@
 /* Sums of losses: float32 values are widened and added in float64 lanes,
  * float64 values are added with a per-lane compensated (TwoSum) accumulator.
- * The lanes are combined in a fixed order, so a block's sum depends only on the
- * block's data. */
+ * The binary kernels add two vectors of losses (elements j and j + W) in T
+ * before they come here: one more rounding of half an ulp per pair, for half the
+ * widening work, and no error that grows with the length. The lanes are combined
+ * in a fixed order, so a block's sum depends only on the block's data. */
 
 #if XENT_ISA == XENT_ISA_AVX512
 #define VD __m512d

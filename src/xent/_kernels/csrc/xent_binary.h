@@ -1,8 +1,9 @@
 /* The binary family in one pass: loss (elementwise or summed) and gradient.
  *
- * Each formula mirrors src/xent/_binary.py operation by operation (same stable
- * forms, same order, same 0 * inf handling); only exp/log/log1p differ (ours,
- * within an ulp or two). Per element, with y' the masked and smoothed target:
+ * Each formula is src/xent/_binary.py's stable form with its 0 * inf handling;
+ * exp/log/log1p are ours (within an ulp or two), and the softplus pair is
+ * rearranged into fewer operations (softplus_pair). Per element, with y' the
+ * masked and smoothed target:
  *   logits: (1 - y') softplus(x) + p y' softplus(-x),  grad (1 - y') s(x) - p y' s(-x)
  *   probs:  -(y' max(log x, -100) + (1 - y') max(log1p(-x), -100)),
  *           grad (x - y') / max(x (1 - x), 1e-12)
@@ -33,6 +34,17 @@ static void SFX(bconst_init)(SFX(bconst) * k, const xent_binary_args *a) {
 /* coef * (coef == 0 ? 0 : value): no 0 * inf */
 XENT_INLINE V SFX(times_or_zero)(V coef, V value) {
     return VMULZ(VCMP(coef, VZERO(), C_NE), coef, value);
+}
+
+/* neg softplus(x) + pos softplus(-x), given l1p = log1p(exp(-|x|)) and
+ * a = x >= 0 ? neg : -pos. As softplus(+-x) = max(+-x, 0) + l1p, it is
+ * a x + (neg + pos) l1p: one product and one sum where the reference's form takes
+ * six operations, with the same 0 * inf = 0 at infinite x. neg + pos is 1, up to
+ * the rounding of 1 - y, without pos_weight (any_pw = 0). For targets in [0, 1]
+ * and pos_weight >= 0, a x >= 0: the sum does not cancel. */
+XENT_INLINE V SFX(softplus_pair)(V a, V x, V neg, V pos, V l1p, int any_pw) {
+    V ax = SFX(times_or_zero)(a, x);
+    return any_pw ? VFMA(VADD(neg, pos), l1p, ax) : VADD(ax, l1p);
 }
 
 /* The target after ignore_index (-> 0) and label smoothing; *valid: not ignored. */
@@ -70,16 +82,14 @@ XENT_INLINE V SFX(logits_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G,
     V u = VADD(one, e);
     /* 1 / u: the sigmoid, and float64's log1p (which needs it exact) */
     V big = XENT_F64 ? VDIV(one, u) : (G || prob) ? VRECIP(u) : one;
-    if (prob) *prob = VBLEND(VCMP(x, VZERO(), C_GE), VMUL(e, big), big); /* sigmoid(x) */
+    VM nonneg = VCMP(x, VZERO(), C_GE);
+    if (prob) *prob = VBLEND(nonneg, VMUL(e, big), big); /* sigmoid(x) */
     V l1p = SFX(vlog1p_unit)(e, u, big);
-    V sp = VADD(VMAX(VZERO(), x), l1p);
-    V spn = VADD(VMAX(VZERO(), VNEG(x)), l1p);
-    V loss = VADD(SFX(times_or_zero)(neg, sp), SFX(times_or_zero)(pos, spn));
+    V npos = VNEG(pos);
+    V a = VBLEND(nonneg, npos, neg); /* x >= 0 ? 1 - y : -p y */
+    V loss = SFX(softplus_pair)(a, x, neg, pos, l1p, X && has_pw);
     if (G) {
         /* (1 - y) s(x) - p y s(-x) = big (a + b e): with s(|x|) = big, s(-|x|) = e big */
-        VM nonneg = VCMP(x, VZERO(), C_GE);
-        V npos = VNEG(pos);
-        V a = VBLEND(nonneg, npos, neg);
         V b = VBLEND(nonneg, neg, npos);
         *g = VMUL(big, VFMA(b, e, a));
     }
@@ -126,10 +136,8 @@ XENT_INLINE V SFX(focal_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, 
     V sig_neg = VBLEND(nonneg, big, small);
     if (prob) *prob = sig;
     V l1p = SFX(vlog1p_unit)(e, u, big);
-    V sp = VADD(VMAX(VZERO(), x), l1p);
-    V spn = VADD(VMAX(VZERO(), VNEG(x)), l1p);
     V neg = VSUB(one, y);
-    V ce = VADD(SFX(times_or_zero)(neg, sp), SFX(times_or_zero)(y, spn));
+    V ce = SFX(softplus_pair)(VBLEND(nonneg, VNEG(y), neg), x, neg, y, l1p, 0);
     V m = VADD(VMUL(y, sig_neg), VMUL(neg, sig));
     V modulator = SFX(vpow)(m, &k->pw_mod);
     V loss = VMUL(ce, modulator);
@@ -230,8 +238,7 @@ XENT_INLINE void SFX(stream_load2)(const SFX(stream) * st, const T *p, int64_t j
                 VSTORE(lo + j, l0);                                                             \
                 VSTORE(lo + j + W, l1);                                                         \
             } else {                                                                            \
-                SFX(acc_add)(acc, l0);                                                          \
-                SFX(acc_add)(acc, l1);                                                          \
+                SFX(acc_add)(acc, VADD(l0, l1)); /* pairs: see xent_acc.h */                    \
             }                                                                                   \
             if (count) acc->count += VMASK_COUNT(v0) + VMASK_COUNT(v1);                         \
         }                                                                                       \

@@ -45,6 +45,11 @@ XENT_INLINE V SFX(vexp_)(V a, int nonpositive) {
     p = VFMA(p, r, VSET1(0.04166655016272030050937203f));
     p = VFMA(p, r, VSET1(0.166665734238597413911894f));
     p = VFMA(p, r, VSET1(0.5f));
+    /* 1 + r (1 + r q(r)), Horner to the end: one operation fewer than float64's
+     * r + r^2 q(r), + 1 below, and within 0.951 ulp of exp over all float32
+     * inputs, against 1.07 (checked exhaustively against double exp) */
+    p = VFMA(p, r, VSET1(1));
+    p = VFMA(p, r, VSET1(1));
 #else
     V p = VSET1(2.09154335980760045114e-9);
     p = VFMA(p, r, VSET1(2.510626255087907866511e-8));
@@ -57,9 +62,9 @@ XENT_INLINE V SFX(vexp_)(V a, int nonpositive) {
     p = VFMA(p, r, VSET1(4.166666666666667007055e-2));
     p = VFMA(p, r, VSET1(1.666666666666667143306e-1));
     p = VFMA(p, r, VSET1(0.5));
-#endif
     p = VFMA(VMUL(p, r), r, r); /* r + r^2 q(r) */
     p = VADD(p, VSET1(1));
+#endif
 #ifdef VSCALEF
     return VSCALEF(p, n); /* p 2^n, subnormal results rounded once */
 #else

@@ -478,7 +478,10 @@ done:
  * blocks whose pages are already mapped: a fresh 64 MB array costs more in page
  * faults (the kernel zeroing it) than the fused pass that fills it. A block goes
  * back to the cache when the last array using it dies; at most CACHE_SLOTS
- * blocks and cache_limit bytes are kept (XENT_BUFFER_CACHE_MB, 0 disables). */
+ * blocks and cache_limit bytes are kept (XENT_BUFFER_CACHE_MB, 0 disables). When
+ * the slots are full, the block returned longest ago makes room: a block of a
+ * size no longer in use must not stay while the blocks of the current size take
+ * turns being evicted (every call would then fault a fresh block in). */
 
 #define CACHE_SLOTS 2
 #define CACHE_MIN_BYTES (1 << 20)
@@ -486,9 +489,11 @@ done:
 typedef struct {
     void *ptr;
     Py_ssize_t size;
+    uint64_t returned; /* when it came back to the cache (a counter) */
 } block;
 
 static block cache[CACHE_SLOTS];
+static uint64_t cache_clock;
 static Py_ssize_t cache_limit = (Py_ssize_t)1 << 30;
 static PyThread_type_lock cache_lock;
 
@@ -526,25 +531,34 @@ static void *block_alloc(Py_ssize_t size) {
 
 /* size: the usable size of the block (what it was allocated with) */
 static void block_free(void *ptr, Py_ssize_t size) {
+    void *dropped[CACHE_SLOTS];
+    int ndropped = 0;
     PyThread_acquire_lock(cache_lock, WAIT_LOCK);
-    Py_ssize_t held = 0;
-    int slot = -1;
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        if (cache[i].ptr) held += cache[i].size;
-        else if (slot < 0) slot = i;
-    }
-    if (slot < 0) { /* full: make room by dropping slot 0 */
-        free(cache[0].ptr);
-        held -= cache[0].size;
-        cache[0].ptr = NULL;
-        slot = 0;
-    }
-    if (size >= CACHE_MIN_BYTES && held + size <= cache_limit) {
-        cache[slot].ptr = ptr;
-        cache[slot].size = size;
-        ptr = NULL;
+    while (size >= CACHE_MIN_BYTES && size <= cache_limit) {
+        Py_ssize_t held = 0;
+        int slot = -1, oldest = -1;
+        for (int i = 0; i < CACHE_SLOTS; i++) {
+            if (!cache[i].ptr) {
+                if (slot < 0) slot = i;
+                continue;
+            }
+            held += cache[i].size;
+            if (oldest < 0 || cache[i].returned < cache[oldest].returned) oldest = i;
+        }
+        if (slot >= 0 && held + size <= cache_limit) {
+            cache[slot].ptr = ptr;
+            cache[slot].size = size;
+            cache[slot].returned = ++cache_clock;
+            ptr = NULL;
+            break;
+        }
+        /* no room: drop the block returned longest ago (ends with an empty cache,
+           which the block fits, at the latest) */
+        dropped[ndropped++] = cache[oldest].ptr;
+        cache[oldest].ptr = NULL;
     }
     PyThread_release_lock(cache_lock);
+    for (int i = 0; i < ndropped; i++) free(dropped[i]);
     free(ptr);
 }
 

@@ -38,10 +38,10 @@ XENT_INLINE V SFX(times_or_zero)(V coef, V value) {
 
 /* neg softplus(x) + pos softplus(-x), given l1p = log1p(exp(-|x|)) and
  * a = x >= 0 ? neg : -pos. As softplus(+-x) = max(+-x, 0) + l1p, it is
- * a x + (neg + pos) l1p: one product and one sum where the reference's form takes
- * six operations, with the same 0 * inf = 0 at infinite x. neg + pos is 1, up to
- * the rounding of 1 - y, without pos_weight (any_pw = 0). For targets in [0, 1]
- * and pos_weight >= 0, a x >= 0: the sum does not cancel. */
+ * a x + (neg + pos) l1p: three operations (four with pos_weight) where the
+ * reference's form takes ten, with the same 0 * inf = 0 at infinite x. neg + pos
+ * is 1, up to the rounding of 1 - y, without pos_weight (any_pw = 0). For targets
+ * in [0, 1] and pos_weight >= 0, a x >= 0: the sum does not cancel. */
 XENT_INLINE V SFX(softplus_pair)(V a, V x, V neg, V pos, V l1p, int any_pw) {
     V ax = SFX(times_or_zero)(a, x);
     return any_pw ? VFMA(VADD(neg, pos), l1p, ax) : VADD(ax, l1p);

@@ -327,7 +327,7 @@ static inline T SFX(xent_i_as)(VI i) {
 #define VMASK_ANY(m) (m)
 #define VALIGN ((int)sizeof(T)) /* one element: every vector is aligned */
 #define VSHIFT_INDEX(k) ((VI)(k))
-#define VSHIFT2(a, b, idx) (a)
+#define VSHIFT2(a, b, idx) ((void)(b), (a))
 #endif
 
 /* ------------------------------------------------------------------ derived */

@@ -221,7 +221,7 @@ static void SFX(softmax_chunk)(const xent_softmax_args *a, int64_t n, int64_t s,
     VD_STORE(sums + WD, s1);
     VD_STORE(dsums, d0);
     VD_STORE(dsums + WD, d1);
-    T mxl[W], Al[W], Bl[W], maxl[W];
+    T mxl[W], Al[W] = {0}, Bl[W] = {0}, maxl[W]; /* zeroed again below; gcc cannot tell */
     VSTORE(mxl, vm);
     VSTORE(maxl, maxima);
     double Ad[W], ext[W];

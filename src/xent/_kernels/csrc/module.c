@@ -153,6 +153,18 @@ static double combine(const xent_partial *p, int64_t nblocks, int64_t *count) {
     return combine_strided(p, nblocks, 1, count);
 }
 
+/* Zeroed room for the partial sums of `items` work items cut into blocks of `block`,
+ * `per_block` partials per block; *nblocks is set to the number of blocks. NULL,
+ * with MemoryError set, when memory runs out. */
+static xent_partial *new_partials(int64_t items, int64_t block, int64_t per_block,
+                                  int64_t *nblocks) {
+    *nblocks = items == 0 ? 0 : (items + block - 1) / block;
+    size_t count = *nblocks ? (size_t)(*nblocks * per_block) : 1; /* calloc(0) may be NULL */
+    xent_partial *p = (xent_partial *)calloc(count, sizeof(xent_partial));
+    if (!p) PyErr_NoMemory();
+    return p;
+}
+
 /* ------------------------------------------------------------------ binary family */
 
 typedef struct {
@@ -256,12 +268,9 @@ static PyObject *py_binary(PyObject *self, PyObject *args) {
     a->has_ignore = has_ignore;
     a->ignore = ignore;
     job.fn = job.f64 ? isa_current->binary_f64 : isa_current->binary_f32;
-    int64_t nblocks = n == 0 ? 0 : (n + a->block - 1) / a->block;
-    job.partials = (xent_partial *)calloc(nblocks ? (size_t)nblocks : 1, sizeof(xent_partial));
-    if (!job.partials) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    int64_t nblocks;
+    job.partials = new_partials(n, a->block, 1, &nblocks);
+    if (!job.partials) goto done;
     int64_t count = n;
     Py_BEGIN_ALLOW_THREADS;
     if (mean && a->grad) {
@@ -327,13 +336,9 @@ static PyObject *py_eval(PyObject *self, PyObject *args) {
     binary_job_init(&job, op, n, size, &bx, &by, &bw, n, &bpw, pw_period, &bl, ls, alpha, gamma);
     xent_binary_args *a = &job.args;
     job.fn = job.f64 ? isa_current->eval_f64 : isa_current->eval_f32;
-    int64_t nblocks = n == 0 ? 0 : (n + a->block - 1) / a->block;
-    job.partials = (xent_partial *)calloc(nblocks ? (size_t)nblocks * XENT_EVAL_SUMS : 1,
-                                          sizeof(xent_partial));
-    if (!job.partials) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    int64_t nblocks;
+    job.partials = new_partials(n, a->block, XENT_EVAL_SUMS, &nblocks);
+    if (!job.partials) goto done;
     Py_BEGIN_ALLOW_THREADS;
     xent_parallel_for(nblocks, nthreads, eval_task, &job);
     Py_END_ALLOW_THREADS;
@@ -451,12 +456,9 @@ static PyObject *py_softmax(PyObject *self, PyObject *args) {
         int64_t per_item = a->tile * (C > 0 ? C : 1);
         a->block = block_size(a->items, per_item < 16384 ? 16384 / per_item : 1, 1);
     }
-    int64_t nblocks = a->items == 0 ? 0 : (a->items + a->block - 1) / a->block;
-    job.partials = (xent_partial *)calloc(nblocks ? (size_t)nblocks : 1, sizeof(xent_partial));
-    if (!job.partials) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    int64_t nblocks;
+    job.partials = new_partials(a->items, a->block, 1, &nblocks);
+    if (!job.partials) goto done;
     Py_BEGIN_ALLOW_THREADS;
     xent_parallel_for(nblocks, nthreads, softmax_task, &job);
     Py_END_ALLOW_THREADS;

@@ -128,7 +128,7 @@ BAD = {
         xtf.softmax_cross_entropy_with_logits,
         {"labels": X, "logits": X, "axis": 2},
         ValueError,
-        "axis=2 is not an axis",
+        "axis=2 is out of range for logits",
     ),
     "integer logits": (
         xtf.softmax_cross_entropy_with_logits,

@@ -13,7 +13,7 @@ import pytest
 import kernel_helpers as kh
 import xent
 from kernel_helpers import assert_close, extension
-from xent._kernels import _ops, _state
+from xent._kernels import DECLINED, _ops, _state
 
 isa = kh.isa_fixture
 
@@ -271,10 +271,13 @@ def test_batches_add_up_to_the_whole(dtype):
 def test_declines_when_it_cannot_take_the_arguments(monkeypatch):
     extension()
     x, y, w = make("bce_with_logits", np.float32, n=10)
-    assert _ops.binary_totals("bce_with_logits", x.astype(np.float16), y.astype(np.float16)) is None
-    assert _ops.binary_totals("bce_with_logits", x, y.astype(np.float64)) is None
-    assert _ops.binary_totals("bce_with_logits", x, y, weight=w[:5]) is None
-    assert _ops.binary_totals("bce_with_logits", x, y, weight=w.astype(np.float64)) is None
+    assert (
+        _ops.binary_totals("bce_with_logits", x.astype(np.float16), y.astype(np.float16))
+        is DECLINED
+    )
+    assert _ops.binary_totals("bce_with_logits", x, y.astype(np.float64)) is DECLINED
+    assert _ops.binary_totals("bce_with_logits", x, y, weight=w[:5]) is DECLINED
+    assert _ops.binary_totals("bce_with_logits", x, y, weight=w.astype(np.float64)) is DECLINED
     monkeypatch.setenv("XENT_DISABLE_KERNELS", "1")
     assert _state.extension() is None
-    assert _ops.binary_totals("bce_with_logits", x, y) is None
+    assert _ops.binary_totals("bce_with_logits", x, y) is DECLINED

@@ -10,6 +10,7 @@ AVX-512).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import array_api_compat.numpy as xp
 import mpmath
@@ -23,7 +24,7 @@ import kernel_helpers as kh
 import xent
 from kernel_helpers import assert_close, extension
 from xent import _binary, _kernels
-from xent._kernels import _ops
+from xent._kernels import DECLINED, _ops
 
 isa = kh.isa_fixture
 
@@ -348,13 +349,13 @@ def test_empty_and_single_element(isa, op, shape, reduction):
 def test_family_functions_dispatch_to_the_kernel(op, monkeypatch):
     extension()
     calls = []
-    original = _kernels._OPS[FAMILY[op].__name__]
+    original = _kernels.KERNELS[FAMILY[op].__name__]
 
     def spy(*args, **kwargs):
         calls.append(args)
-        return original(*args, **kwargs)
+        return original.run(*args, **kwargs)
 
-    monkeypatch.setitem(_kernels._OPS, FAMILY[op].__name__, spy)
+    monkeypatch.setitem(_kernels.KERNELS, FAMILY[op].__name__, replace(original, run=spy))
     x = (probabilities if op == "bce_probs" else logits)(np.float32)
     FAMILY[op](xp, x, targets(np.float32), reduction="sum")
     assert len(calls) == 1
@@ -389,7 +390,7 @@ def test_unsupported_broadcast_goes_to_the_reference():
     extension()
     x, y = logits(np.float32, (4, 3, 5)), targets(np.float32, (4, 3, 5))
     w = np.arange(1, 4, dtype=np.float32).reshape(3, 1)
-    assert _ops.binary("bce_with_logits", x, y, weight=w, reduction="sum") is None
+    assert _ops.binary("bce_with_logits", x, y, weight=w, reduction="sum") is DECLINED
     result = _binary.binary_cross_entropy_with_logits(xp, x, y, weight=w, reduction="sum")
     ref = _binary.binary_cross_entropy_with_logits.reference(xp, x, y, weight=w, reduction="sum")
     assert result == ref
@@ -496,7 +497,7 @@ def _front_end_calls():
             lambda: xk.BinaryCrossentropy()(y2, p2, sample_weight=np.arange(6.0)),
         ),
         "keras.sparse_categorical_crossentropy logits": (
-            "torch_index_targets",
+            "index_targets",
             lambda: xk.sparse_categorical_crossentropy(
                 labels3, x3, from_logits=True, ignore_class=2
             ),
@@ -510,7 +511,7 @@ def _front_end_calls():
             lambda: xtf.weighted_cross_entropy_with_logits(y2, x2, np.arange(1.0, 6.0)),
         ),
         "tf.sparse_softmax_cross_entropy_with_logits": (
-            "torch_index_targets",
+            "index_targets",
             lambda: xtf.sparse_softmax_cross_entropy_with_logits(labels=labels2, logits=x2),
         ),
     }
@@ -523,14 +524,15 @@ def test_keras_and_tf_front_ends_reach_the_kernels(monkeypatch, name):
     tests); here: the kernel ran, and the reference gives the same result."""
     extension()
     op, call = _front_end_calls()[name]
-    kernel, calls = _kernels._OPS[op], []
+    kernel, calls = _kernels.KERNELS[op], []
+    run = kernel.run
 
     def recording(*args, **kwargs):
-        result = kernel(*args, **kwargs)
-        calls.append(result is not None)
+        result = run(*args, **kwargs)
+        calls.append(result is not DECLINED)
         return result
 
-    monkeypatch.setitem(_kernels._OPS, op, recording)
+    monkeypatch.setitem(_kernels.KERNELS, op, replace(kernel, run=recording))
     fast = call()
     assert calls and all(calls), f"{op} kernel not used (or declined) by {name}"
     monkeypatch.setenv("XENT_DISABLE_KERNELS", "1")

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._array import Array, SigmoidParts, analytic_gradient, times_or_zero
-from ._kernels import accelerated
+from ._kernels import DECLINED, BinaryTotals, accelerated, binary_totals
 from ._reduce import torch_reduce
 
 LOG_FLOOR = -100.0  # PyTorch clamps each log in binary_cross_entropy at -100
@@ -117,17 +117,38 @@ def clipped_probs_elementwise(xp: Any, p: Array, y: Array) -> Array:
     return binary_cross_entropy(xp, clipped, y, reduction="none")[0]
 
 
-def keras_focal_elementwise(
+def keras_binary(
+    xp: Any, y: Array, y_pred: Array, *, from_logits: bool, label_smoothing: float
+) -> Array:
+    """Keras' elementwise binary cross-entropy: targets smoothed, then the exact sigmoid
+    cross-entropy on logits, or the cross-entropy of probabilities clipped to
+    [1e-7, 1 - 1e-7]."""
+    y = smooth_targets(y, label_smoothing)
+    if from_logits:
+        return binary_cross_entropy_with_logits(xp, y_pred, y, reduction="none")[0]
+    return clipped_probs_elementwise(xp, y_pred, y)
+
+
+def keras_binary_focal(
     xp: Any,
-    p: Array,
-    one_minus_p: Array,
     y: Array,
+    y_pred: Array,
+    *,
     apply_class_balancing: bool,
     alpha: float,
     gamma: float,
+    from_logits: bool,
+    label_smoothing: float,
 ) -> Array:
-    """Keras' binary focal cross-entropy on probabilities p (1 - p given separately so
-    that a caller holding logits passes sigmoid(-x), exact in the tail)."""
+    """Keras' elementwise binary focal cross-entropy: (1 - p_t)^gamma bce(y, clip(p)),
+    times alpha_t with class balancing. On logits p = sigmoid(x) and 1 - p =
+    sigmoid(-x) (exact in the tail); the cross-entropy is still that of the clipped
+    p, as Keras computes it."""
+    y = smooth_targets(y, label_smoothing)
+    if from_logits:
+        p, one_minus_p = SigmoidParts(xp, y_pred).sigmoids()
+    else:
+        p, one_minus_p = y_pred, 1.0 - y_pred
     bce = clipped_probs_elementwise(xp, p, y)
     focal = (y * one_minus_p + (1.0 - y) * p) ** gamma * bce
     if apply_class_balancing:
@@ -225,3 +246,43 @@ def sigmoid_focal_loss(
     """torchvision's sigmoid focal loss; 'mean' divides by the number of elements."""
     loss, grad = focal_elementwise(xp, x, y, alpha, gamma, need_grad=need_grad)
     return torch_reduce(xp, loss, grad, reduction)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def totals(
+    op: str,
+    x: Array,
+    y: Array,
+    *,
+    weight: Array | None = None,
+    pos_weight: float | None = None,
+    label_smoothing: float = 0.0,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    per_row: bool = False,
+) -> tuple[BinaryTotals, Array | None] | None:
+    """The sums that score predictions (``xent eval``) in one fused kernel pass.
+
+    ``op`` is 'bce_with_logits', 'bce_probs' or 'sigmoid_focal'; with l each
+    element's unweighted loss (this module's elementwise functions, `pos_weight` a
+    number, the targets smoothed for every op), p the predicted probability and w
+    the weight (1 without it): the float64 sums of w l, w, w y, y and w p, and with
+    `per_row` each element's w l (see ``xent._kernels._ops.binary_totals``).
+
+    None where the kernels cannot take the arrays (not built or disabled, dtypes
+    they do not take): the caller then sums this module's elementwise losses.
+    """
+    result = binary_totals(
+        op,
+        x,
+        y,
+        weight=weight,
+        pos_weight=pos_weight,
+        label_smoothing=label_smoothing,
+        alpha=alpha,
+        gamma=gamma,
+        per_row=per_row,
+    )
+    return None if result is DECLINED else result

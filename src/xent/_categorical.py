@@ -2,10 +2,12 @@ r"""The multi-class (softmax) cross-entropy family: its math, written once.
 
 Every convention (PyTorch at the top level, ``xent.keras``, ``xent.tf``) is a
 thin front end over these functions. They take validated arrays in the compute
-dtype **with the class axis last** (front ends move it there) and return
-``(loss, grad)``, where ``grad`` (only when ``need_grad``) is the derivative
-of the returned loss with respect to the first array (of the sum of the losses
-for reduction 'none').
+dtype **in the caller's layout**, the classes on ``class_axis`` (PyTorch's 1,
+Keras' ``axis``, tf.nn's last), and return ``(loss, grad)``, where ``grad`` (only
+when ``need_grad``) is the derivative of the returned loss with respect to the
+first array, in its layout (of the sum of the losses for reduction 'none'). The
+formula below works with the classes last: the reference moves them there and
+the gradient back; the kernel takes the caller's layout as it is.
 
 The one formula. With l = log_softmax(x) over the classes (or l = x when the
 input already holds log-probabilities, as for ``nll_loss``) and a target
@@ -107,7 +109,24 @@ def cross_entropy(
     return loss, grad
 
 
-# --------------------------------------------------------------------------- PyTorch
+# --------------------------------------------------------------------------- layouts
+
+
+def _classes_last(xp: Any, array: Array, class_axis: int) -> Array:
+    axis = class_axis % array.ndim
+    return array if axis == array.ndim - 1 else xp.moveaxis(array, axis, -1)
+
+
+def _classes_back(xp: Any, grad: Array | None, class_axis: int) -> Array | None:
+    """A gradient computed with the classes last, in the caller's layout again."""
+    if grad is None:
+        return None
+    axis = class_axis % grad.ndim
+    return grad if axis == grad.ndim - 1 else xp.moveaxis(grad, -1, axis)
+
+
+# --------------------------------------------------------------------------- index and
+# probability targets (PyTorch's definitions; Keras and tf.nn use them too)
 
 
 def smooth_targets(t: Array, label_smoothing: float, n_classes: int) -> Array:
@@ -117,12 +136,13 @@ def smooth_targets(t: Array, label_smoothing: float, n_classes: int) -> Array:
     return t * (1.0 - label_smoothing) + label_smoothing / n_classes
 
 
-@accelerated("torch_index_targets")
-def torch_index_targets(
+@accelerated("index_targets")
+def index_targets(
     xp: Any,
     x: Array,
     y: Array,
     *,
+    class_axis: int = -1,
     weight: Array | None = None,
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
@@ -130,13 +150,16 @@ def torch_index_targets(
     reduction: str = "mean",
     need_grad: bool = False,
 ) -> tuple[Array, Array | None]:
-    """PyTorch's cross_entropy (nll_loss when ``log_input``) with class-index targets.
+    """Cross entropy (nll_loss when ``log_input``) with class-index targets, PyTorch's.
 
-    Position n gives (1 - eps) w_y nll_n + (eps / C) s_n with nll_n = -l_y and
-    s_n = -sum_c w_c l_c, both 0 where y == ignore_index. 'mean' divides by
-    sum_n w_{y_n} over the non-ignored positions (0 gives nan, as in PyTorch).
-    ``y`` must be in range where not ignored (the front end checks it).
+    x has its classes on ``class_axis`` (the caller's layout: PyTorch's axis 1,
+    Keras' and tf.nn's last); y has x's shape without that axis. Position n gives
+    (1 - eps) w_y nll_n + (eps / C) s_n with nll_n = -l_y and s_n = -sum_c w_c l_c,
+    both 0 where y == ignore_index. 'mean' divides by sum_n w_{y_n} over the
+    non-ignored positions (0 gives nan, as in PyTorch). ``y`` must be in range
+    where not ignored (the front end checks it). The gradient has x's layout.
     """
+    x = _classes_last(xp, x, class_axis)
     valid = y != ignore_index
     safe = xp.where(valid, y, xp.zeros_like(y))
     zeros = xp.zeros(tuple(y.shape), dtype=x.dtype, device=device_of(x))
@@ -165,7 +188,7 @@ def torch_index_targets(
     loss, grad = torch_reduce(xp, loss, grad, reduction, denominator)
     if grad is not None and reduction == "mean":
         grad = _undefined_where_torch_divides_by_zero(xp, grad, valid, safe, denominator, log_input)
-    return loss, grad
+    return loss, _classes_back(xp, grad, class_axis)
 
 
 def _undefined_where_torch_divides_by_zero(
@@ -180,37 +203,39 @@ def _undefined_where_torch_divides_by_zero(
     return xp.where(undefined, xp.full_like(grad, math.nan), grad)
 
 
-def torch_probability_targets(
+def probability_targets(
     xp: Any,
     x: Array,
     t: Array,
     *,
+    class_axis: int = -1,
     weight: Array | None = None,
     label_smoothing: float = 0.0,
     reduction: str = "mean",
     need_grad: bool = False,
 ) -> tuple[Array, Array | None]:
-    """PyTorch's cross_entropy with class-probability targets t (x's shape).
+    """PyTorch's cross_entropy with class-probability targets t (x's shape and layout).
 
     Position n gives -sum_c w_c t'_c l_c with t' = t (1 - eps) + eps / C.
     'mean' divides by the number of positions, numel / C (never by weights).
     """
+    x, t = _classes_last(xp, x, class_axis), _classes_last(xp, t, class_axis)
     n_classes = x.shape[-1]
     t = smooth_targets(t, label_smoothing, n_classes)
     dense = t if weight is None else t * weight
     loss, grad = cross_entropy(xp, x, dense=dense, need_grad=need_grad)
     positions = numel(tuple(x.shape)) // n_classes if n_classes else 0  # 0 gives nan
-    return torch_reduce(xp, loss, grad, reduction, positions)
+    loss, grad = torch_reduce(xp, loss, grad, reduction, positions)
+    return loss, _classes_back(xp, grad, class_axis)
 
 
 # --------------------------------------------------------------------------- Keras
 
 
 def keras_log_probs(xp: Any, p: Array) -> Array:
-    """Keras' log of probabilities: p normalised to sum 1, clipped to [1e-7, 1 - 1e-7].
-
-    A row summing to 0 gives nan (Keras' 0 / 0) without a RuntimeWarning.
-    """
+    """Keras' log of probabilities (classes last): p normalised to sum 1, clipped to
+    [1e-7, 1 - 1e-7]. A row summing to 0 gives nan (Keras' 0 / 0) without a
+    RuntimeWarning."""
     return xp.log(keras_probs(xp, p))
 
 
@@ -219,7 +244,50 @@ def keras_probs(xp: Any, p: Array) -> Array:
     return xp.clip(normalised, min=KERAS_EPSILON, max=1.0 - KERAS_EPSILON)
 
 
-def keras_focal(xp: Any, t: Array, probs: Array, alpha: Array | float, gamma: float) -> Array:
-    """Keras' categorical focal cross-entropy on clipped probabilities:
-    sum_c alpha_c (1 - p_c)^gamma (-t_c log p_c)."""
+def dense_targets(xp: Any, x: Array, t: Array, *, class_axis: int) -> Array:
+    """-sum_c t_c log softmax(x)_c per position (tf.nn's and Keras' on logits), for
+    targets t of x's shape, the classes on ``class_axis``; no reduction."""
+    t, x = _classes_last(xp, t, class_axis), _classes_last(xp, x, class_axis)
+    return cross_entropy(xp, x, dense=t)[0]
+
+
+def keras_categorical(xp: Any, t: Array, x: Array, *, from_logits: bool, class_axis: int) -> Array:
+    """Keras' categorical cross-entropy per sample: -sum_c t_c log softmax(x)_c on
+    logits, -sum_c t_c log p_c on probabilities (normalised and clipped, as Keras)."""
+    if from_logits:
+        return dense_targets(xp, x, t, class_axis=class_axis)
+    t, x = _classes_last(xp, t, class_axis), _classes_last(xp, x, class_axis)
+    return cross_entropy(xp, keras_log_probs(xp, x), dense=t, log_input=True)[0]
+
+
+def keras_categorical_focal(
+    xp: Any,
+    t: Array,
+    x: Array,
+    *,
+    alpha: Array | float,
+    gamma: float,
+    from_logits: bool,
+    class_axis: int,
+) -> Array:
+    """Keras' categorical focal cross-entropy per sample, on clipped probabilities
+    (softmax(x) on logits): sum_c alpha_c (1 - p_c)^gamma (-t_c log p_c). ``alpha`` is
+    a number or an array that broadcasts to x's shape in the caller's layout."""
+    if not isinstance(alpha, int | float):
+        alpha = _classes_last(xp, xp.broadcast_to(alpha, tuple(x.shape)), class_axis)
+    t, x = _classes_last(xp, t, class_axis), _classes_last(xp, x, class_axis)
+    probs = keras_probs(xp, xp.exp(log_softmax(xp, x)) if from_logits else x)
     return xp.sum(alpha * (1.0 - probs) ** gamma * (-t * xp.log(probs)), axis=-1)
+
+
+def keras_sparse(xp: Any, labels: Array, x: Array, *, from_logits: bool, class_axis: int) -> Array:
+    """Keras' sparse categorical cross-entropy per sample: -log softmax(x)_y on logits,
+    -log p_y on probabilities (normalised and clipped); labels of -1 give 0."""
+    if from_logits:
+        loss, _ = index_targets(
+            xp, x, labels, class_axis=class_axis, ignore_index=-1, reduction="none"
+        )
+        return loss
+    logp = keras_log_probs(xp, _classes_last(xp, x, class_axis))
+    loss, _ = index_targets(xp, logp, labels, ignore_index=-1, log_input=True, reduction="none")
+    return loss

@@ -1,39 +1,25 @@
 """PyTorch convention: ``torch.nn.functional`` names, argument names and orders.
 
 These are re-exported at the top level (``xent.binary_cross_entropy`` ...). They
-check and convert arguments, then call the family math in ``xent._binary``.
+check and convert arguments (``xent._prepare``), then call the family math in
+``xent._binary`` and ``xent._categorical``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from . import _binary, _categorical
-from ._array import (
-    Array,
-    as_array,
-    compute_dtype,
-    is_floating,
-    namespace,
-    result_float_dtype,
-)
+from ._array import Array
 from ._autodiff import loss_function
 from ._checks import (
-    check_broadcasts_to,
     check_choice,
     check_class_indices,
-    check_class_weight,
-    check_floating,
     check_gamma,
     check_ignore_index,
-    check_integer,
     check_label_smoothing,
-    check_real,
-    check_same_shape,
     check_unit_interval,
     torch_reduction,
 )
+from ._prepare import prepare_binary, prepare_categorical
 
 __all__ = [
     "binary_cross_entropy",
@@ -42,62 +28,6 @@ __all__ = [
     "nll_loss",
     "sigmoid_focal_loss",
 ]
-
-
-@dataclass
-class _Prepared:
-    """Input (and target) converted and checked, in the compute dtype."""
-
-    xp: Any
-    x: Array
-    input_dtype: Any
-    out_dtype: Any
-    compute_dtype: Any
-
-    def _operand(self, value: Any, name: str, check: Any) -> Array | None:
-        """weight-like argument: converted, `check(array)`-ed, in the compute dtype."""
-        if value is None:
-            return None
-        array = as_array(self.xp, value, like=self.x)
-        check_real(self.xp, array, name)
-        check(array)
-        return self.xp.astype(array, self.compute_dtype, copy=False)
-
-    def result(self, loss: Array, grad: Array | None) -> tuple[Array, Array | None]:
-        """The loss in the output dtype, the gradient in the input's."""
-        xp = self.xp
-        loss = xp.astype(loss, self.out_dtype, copy=False)
-        return loss, None if grad is None else xp.astype(grad, self.input_dtype, copy=False)
-
-
-@dataclass
-class _Binary(_Prepared):
-    y: Array = None
-
-    def operand(self, value: Any, name: str) -> Array | None:
-        """weight / pos_weight: an array that broadcasts to the input's shape."""
-        shape = tuple(self.x.shape)
-        return self._operand(value, name, lambda a: check_broadcasts_to(a, shape, name))
-
-
-def prepare_binary(input: Any, target: Any, shape_message: str, *others: Any) -> _Binary:
-    """Convert (lists too), check dtypes and shapes, cast to the compute dtype.
-
-    The input must be floating; the target may be floating, integer or bool. The
-    result has the promoted floating dtype of the two; float16/bfloat16 are
-    computed in float32 and returned in their own dtype.
-    """
-    xp = namespace(input, target, *others)
-    input = as_array(xp, input)
-    target = as_array(xp, target, like=input)
-    check_floating(xp, input, "input")
-    check_real(xp, target, "target")
-    check_same_shape(input, target, shape_message)
-    out_dtype = result_float_dtype(xp, input.dtype, target.dtype)
-    ct = compute_dtype(xp, out_dtype)
-    # copy=False: no copy of arrays already in the compute dtype (none is written to)
-    x, y = xp.astype(input, ct, copy=False), xp.astype(target, ct, copy=False)
-    return _Binary(xp, x, input.dtype, out_dtype, ct, y=y)
 
 
 @loss_function
@@ -290,98 +220,6 @@ def sigmoid_focal_loss(
 # --------------------------------------------------------------------------- multi-class
 
 
-@dataclass
-class _Categorical(_Prepared):
-    """Input (classes moved to the last axis) and target, checked, in the compute dtype.
-
-    ``target`` holds int64 class indices (``is_index``) or class probabilities of
-    the input's shape (classes last too).
-    """
-
-    target: Array = None
-    is_index: bool = True
-    class_axis: int = 1
-
-    @property
-    def n_classes(self) -> int:
-        return self.x.shape[-1]
-
-    def weight(self, value: Any) -> Array | None:
-        """A 1-D weight with one value per class."""
-        return self._operand(value, "weight", lambda a: check_class_weight(a, self.n_classes))
-
-    def result(self, loss: Array, grad: Array | None) -> tuple[Array, Array | None]:
-        """As `_Prepared.result`, with the class axis of the gradient put back."""
-        if grad is not None and self.class_axis != grad.ndim - 1:
-            grad = self.xp.moveaxis(grad, -1, self.class_axis)
-        return super().result(loss, grad)
-
-
-def prepare_categorical(
-    input: Any, target: Any, weight: Any, *, probabilities: bool, name: str
-) -> _Categorical:
-    """Convert (lists too) and check input and target; decide the target's form.
-
-    The class axis is 1 (0 for an unbatched (C,) input). A target of the input's
-    shape holds class probabilities (when ``probabilities``, else it is refused);
-    one of the input's shape without the class axis holds class indices (for a
-    (C,) input: shape () or (1,)). Index targets give the input's dtype, probability
-    targets the promotion of both; halves compute in float32.
-    """
-    xp = namespace(input, target, weight)
-    input = as_array(xp, input)
-    target = as_array(xp, target, like=input)
-    check_floating(xp, input, "input")
-    if input.ndim == 0:
-        raise ValueError(
-            "Expected 1 or more dimensions (got 0) for the input; pass logits of shape (C,), "
-            "(N, C) or (N, C, d1, ..., dK)"
-        )
-    class_axis = 0 if input.ndim == 1 else 1
-    shape, target_shape = tuple(input.shape), tuple(target.shape)
-    index_shape = shape[:class_axis] + shape[class_axis + 1 :]
-    index_forms = ((), (1,)) if input.ndim == 1 else (index_shape,)
-    if probabilities and target_shape == shape:
-        if not is_floating(xp, target.dtype):
-            raise TypeError(
-                f"a target of the input's shape {shape} holds class probabilities and must be "
-                f"floating, got dtype {target.dtype}; pass float probabilities, or class "
-                f"indices of shape {index_shape}"
-            )
-        out_dtype = result_float_dtype(xp, input.dtype, target.dtype)
-        is_index = False
-    elif target_shape in index_forms:
-        check_integer(
-            xp,
-            target,
-            "target",
-            "pass them as integers (e.g. target.astype(int64))"
-            + (f", or class probabilities of the input's shape {shape}" if probabilities else ""),
-        )
-        target = xp.reshape(xp.astype(target, xp.int64, copy=False), index_shape)
-        out_dtype = input.dtype
-        is_index = True
-    else:
-        expected = f"class indices of shape {index_shape}"
-        if probabilities:
-            expected += f" or class probabilities of the input's shape {shape}"
-        raise ValueError(
-            f"{name}: a target of shape {target_shape} does not fit an input of shape {shape} "
-            f"(classes on axis {class_axis}); pass {expected}"
-        )
-    ct = compute_dtype(xp, out_dtype)
-    x = xp.astype(input, ct, copy=False)
-    if not is_index:
-        target = xp.astype(target, ct, copy=False)
-    if class_axis != input.ndim - 1:
-        x = xp.moveaxis(x, class_axis, -1)
-        if not is_index:
-            target = xp.moveaxis(target, class_axis, -1)
-    return _Categorical(
-        xp, x, input.dtype, out_dtype, ct, target=target, is_index=is_index, class_axis=class_axis
-    )
-
-
 @loss_function
 def cross_entropy(
     input: Array,
@@ -460,10 +298,11 @@ def cross_entropy(
                 "(a target of the input's shape); leave ignore_index at -100, or pass class "
                 "indices"
             )
-        loss, grad = _categorical.torch_probability_targets(
+        loss, grad = _categorical.probability_targets(
             c.xp,
             c.x,
             c.target,
+            class_axis=c.class_axis,
             weight=w,
             label_smoothing=label_smoothing,
             reduction=reduction,
@@ -473,10 +312,11 @@ def cross_entropy(
     c.target = check_class_indices(
         c.xp, c.target, c.n_classes, c.target != ignore_index, ignore_index
     )
-    loss, grad = _categorical.torch_index_targets(
+    loss, grad = _categorical.index_targets(
         c.xp,
         c.x,
         c.target,
+        class_axis=c.class_axis,
         weight=w,
         ignore_index=ignore_index,
         label_smoothing=label_smoothing,
@@ -532,10 +372,11 @@ def nll_loss(
     c.target = check_class_indices(
         c.xp, c.target, c.n_classes, c.target != ignore_index, ignore_index
     )
-    loss, grad = _categorical.torch_index_targets(
+    loss, grad = _categorical.index_targets(
         c.xp,
         c.x,
         c.target,
+        class_axis=c.class_axis,
         weight=w,
         ignore_index=ignore_index,
         log_input=True,

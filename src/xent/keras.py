@@ -1,7 +1,9 @@
 """Keras 3 convention: ``keras.losses`` names, ``(y_true, y_pred)`` order, loss classes.
 
 Functions return one loss per sample (the mean over ``axis``); classes add
-Keras' sample weights and reductions. Nothing here imports Keras.
+Keras' sample weights and reductions. Arguments are prepared by ``xent._prepare``
+and the math is the families' (``xent._binary``, ``xent._categorical``). Nothing
+here imports Keras.
 
 >>> import numpy as np
 >>> from xent.keras import BinaryCrossentropy
@@ -19,17 +21,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from . import _binary, _categorical
-from ._array import (
-    Array,
-    SigmoidParts,
-    as_array,
-    broadcast_shape,
-    compute_dtype,
-    is_array,
-    is_floating,
-    log_softmax,
-    namespace,
-)
+from ._array import Array, as_array, broadcast_shape, compute_dtype, is_floating, namespace
 from ._checks import (
     check_broadcasts_to,
     check_choice,
@@ -40,6 +32,7 @@ from ._checks import (
     check_real,
     check_values,
 )
+from ._prepare import check_axis, convert, same_shape_pair
 from ._reduce import KERAS_REDUCTIONS, keras_reduce, squeeze_or_expand_to_same_rank
 
 __all__ = [
@@ -60,93 +53,54 @@ FLOATX = "float32"  # keras.backend.floatx(): lists and the loss classes compute
 
 # --------------------------------------------------------------------------- plumbing
 
-
-def _convert(y_true: Any, y_pred: Any) -> tuple[Any, Array, Array]:
-    """(xp, y_true, y_pred): lists become arrays, y_pred floating (float32 for lists)."""
-    xp = namespace(y_true, y_pred)
-    y_pred = as_array(xp, y_pred, dtype=None if is_array(y_pred) else xp.float32)
-    if not is_floating(xp, y_pred.dtype):
-        raise TypeError(
-            f"y_pred must be a floating-point array, got dtype {y_pred.dtype}; "
-            "pass probabilities or logits as floats"
-        )
-    y_true = as_array(xp, y_true, like=y_pred)
-    check_real(xp, y_true, "y_true")
-    return xp, y_true, y_pred
+_SAME_SHAPE = (
+    "Arguments `target` and `output` must have the same shape. Received: "
+    "target.shape={target}, output.shape={input}; pass y_true of y_pred's shape"
+)
 
 
-def _check_axis(axis: Any, shape: tuple[int, ...]) -> int:
-    """`axis` as a non-negative axis of `shape`."""
-    if isinstance(axis, bool) or not hasattr(axis, "__index__"):
-        raise ValueError(
-            f"`axis` must be of type `int`. Received: axis={axis!r} of type {type(axis)}"
-        )
-    axis = int(axis)
-    if not -len(shape) <= axis < len(shape):
-        raise ValueError(
-            f"axis={axis} is out of range for y_pred of shape {shape}; "
-            "pass an axis of y_pred (the default -1 needs at least one dimension)"
-        )
-    return axis % len(shape)
-
-
-def _classes_last(xp: Any, array: Array, axis: int) -> Array:
-    return array if axis == array.ndim - 1 else xp.moveaxis(array, axis, -1)
-
-
-def _prepare(y_true: Any, y_pred: Any, axis: int) -> tuple[Any, Array, Array, Any]:
-    """(xp, y_true, y_pred in the compute dtype, y_pred's dtype); y_true is cast to
-    y_pred's dtype as Keras does."""
-    xp, y_true, y_pred = _convert(y_true, y_pred)
-    if tuple(y_true.shape) != tuple(y_pred.shape):
-        raise ValueError(
-            "Arguments `target` and `output` must have the same shape. Received: "
-            f"target.shape={tuple(y_true.shape)}, output.shape={tuple(y_pred.shape)}; "
-            "pass y_true of y_pred's shape"
-        )
-    _check_axis(axis, tuple(y_pred.shape))
-    ct = compute_dtype(xp, y_pred.dtype)
-    y_true = xp.astype(xp.astype(y_true, y_pred.dtype, copy=False), ct, copy=False)
-    return xp, y_true, xp.astype(y_pred, ct, copy=False), y_pred.dtype
+def _prepare(y_true: Any, y_pred: Any, axis: int) -> tuple[Any, Array, Array, Any, int]:
+    """(xp, y_true, y_pred in the compute dtype, y_pred's dtype, axis); y_true is cast
+    to y_pred's dtype as Keras does."""
+    xp, y_true, y_pred, dtype = same_shape_pair(
+        y_pred,
+        y_true,
+        names=("y_pred", "y_true"),
+        shape_message=_SAME_SHAPE,
+        target_through_prediction_dtype=True,
+    )
+    return xp, y_true, y_pred, dtype, check_axis(axis, tuple(y_pred.shape), "y_pred")
 
 
 def _per_sample(
-    values: Callable[..., Array], y_true: Any, y_pred: Any, axis: int, *args: Any
+    values: Callable[..., Array], y_true: Any, y_pred: Any, axis: int, **options: Any
 ) -> tuple[Any, Array, Any]:
     """(xp, per-sample losses in the compute dtype, y_pred's dtype): the mean over
-    ``axis`` of the elementwise ``values(xp, y_true, y_pred, *args)``."""
-    xp, yt, yp, dtype = _prepare(y_true, y_pred, axis)
-    return xp, xp.asarray(xp.mean(values(xp, yt, yp, *args), axis=axis)), dtype
+    ``axis`` of the elementwise ``values(xp, y_true, y_pred, **options)``."""
+    xp, yt, yp, dtype, axis = _prepare(y_true, y_pred, axis)
+    return xp, xp.asarray(xp.mean(values(xp, yt, yp, **options), axis=axis)), dtype
 
 
-def _bce_values(
-    xp: Any, y_true: Array, y_pred: Array, from_logits: bool, label_smoothing: float
-) -> Array:
-    y = _binary.smooth_targets(y_true, check_label_smoothing(label_smoothing))
-    if from_logits:
-        return _binary.binary_cross_entropy_with_logits(xp, y_pred, y, reduction="none")[0]
-    return _binary.clipped_probs_elementwise(xp, y_pred, y)
+def _bce_options(from_logits: bool, label_smoothing: float) -> dict[str, Any]:
+    return {
+        "from_logits": bool(from_logits),
+        "label_smoothing": check_label_smoothing(label_smoothing),
+    }
 
 
-def _focal_values(
-    xp: Any,
-    y_true: Array,
-    y_pred: Array,
+def _focal_options(
     apply_class_balancing: bool,
     alpha: float,
     gamma: float,
     from_logits: bool,
     label_smoothing: float,
-) -> Array:
-    gamma = check_gamma(gamma)
-    y = _binary.smooth_targets(y_true, check_label_smoothing(label_smoothing))
-    if from_logits:
-        p, one_minus_p = SigmoidParts(xp, y_pred).sigmoids()
-    else:
-        p, one_minus_p = y_pred, 1.0 - y_pred
-    return _binary.keras_focal_elementwise(
-        xp, p, one_minus_p, y, bool(apply_class_balancing), float(alpha), gamma
-    )
+) -> dict[str, Any]:
+    return {
+        "apply_class_balancing": bool(apply_class_balancing),
+        "alpha": float(alpha),
+        "gamma": check_gamma(gamma),
+        **_bce_options(from_logits, label_smoothing),
+    }
 
 
 def _warn_one_class(name: str, y_pred: Array) -> None:
@@ -168,10 +122,10 @@ def _categorical_inputs(
     Smoothing takes C from y_true's LAST axis whatever ``axis`` is, as Keras does.
     """
     label_smoothing = check_label_smoothing(label_smoothing)
-    xp, y_true, y_pred, dtype = _prepare(y_true, y_pred, axis)
+    xp, y_true, y_pred, dtype, axis = _prepare(y_true, y_pred, axis)
     _warn_one_class(name, y_pred)
     y_true = _categorical.smooth_targets(y_true, label_smoothing, y_true.shape[-1])
-    return xp, y_true, y_pred, dtype, _check_axis(axis, tuple(y_pred.shape))
+    return xp, y_true, y_pred, dtype, axis
 
 
 def _categorical_losses(
@@ -181,10 +135,8 @@ def _categorical_losses(
     xp, t, x, dtype, axis = _categorical_inputs(
         "categorical_crossentropy", y_true, y_pred, label_smoothing, axis
     )
-    t, x = _classes_last(xp, t, axis), _classes_last(xp, x, axis)
-    if not from_logits:
-        x = _categorical.keras_log_probs(xp, x)
-    return xp, _categorical.cross_entropy(xp, x, dense=t, log_input=not from_logits)[0], dtype, None
+    losses = _categorical.keras_categorical(xp, t, x, from_logits=from_logits, class_axis=axis)
+    return xp, losses, dtype, None
 
 
 def _focal_categorical_losses(
@@ -201,15 +153,13 @@ def _focal_categorical_losses(
         "categorical_focal_crossentropy", y_true, y_pred, label_smoothing, axis
     )
     if not isinstance(alpha, int | float):  # one value per class, or any array that
-        alpha = as_array(xp, alpha, like=x)  # broadcasts to y_pred (applied before the move)
+        alpha = as_array(xp, alpha, like=x)  # broadcasts to y_pred
         check_real(xp, alpha, "alpha")
         check_broadcasts_to(alpha, tuple(x.shape), "alpha")
-        alpha = _classes_last(
-            xp, xp.broadcast_to(xp.astype(alpha, x.dtype, copy=False), x.shape), axis
-        )
-    t, x = _classes_last(xp, t, axis), _classes_last(xp, x, axis)
-    p = xp.exp(log_softmax(xp, x)) if from_logits else x
-    losses = _categorical.keras_focal(xp, t, _categorical.keras_probs(xp, p), alpha, gamma)
+        alpha = xp.astype(alpha, x.dtype, copy=False)
+    losses = _categorical.keras_categorical_focal(
+        xp, t, x, alpha=alpha, gamma=gamma, from_logits=from_logits, class_axis=axis
+    )
     return xp, losses, dtype, None
 
 
@@ -220,14 +170,14 @@ def _sparse_losses(
     that are not ``ignore_class``, or None)."""
     if ignore_class is not None:
         ignore_class = check_ignore_index(ignore_class, "ignore_class")
-    xp, labels, y_pred = _convert(y_true, y_pred)
+    xp, y_pred, labels = convert(y_pred, y_true, names=("y_pred", "y_true"), lists_as_float32=True)
     shape = tuple(y_pred.shape)
     if not shape:
         raise ValueError(
             f"Argument `output` must be at least rank 1. Received: output.shape={shape}; "
             "pass y_pred with a class axis"
         )
-    axis = _check_axis(axis, shape)
+    axis = check_axis(axis, shape, "y_pred")
     if labels.ndim == y_pred.ndim and labels.shape[axis] == 1:
         labels = xp.squeeze(labels, axis=axis)
     if tuple(labels.shape) != shape[:axis] + shape[axis + 1 :]:
@@ -253,12 +203,8 @@ def _sparse_losses(
     if mask is not None:
         labels = xp.where(mask, labels, xp.full_like(labels, -1))
     dtype = y_pred.dtype
-    x = _classes_last(xp, xp.astype(y_pred, compute_dtype(xp, dtype), copy=False), axis)
-    if not from_logits:
-        x = _categorical.keras_log_probs(xp, x)
-    losses, _ = _categorical.torch_index_targets(
-        xp, x, labels, ignore_index=-1, log_input=not from_logits, reduction="none"
-    )
+    x = xp.astype(y_pred, compute_dtype(xp, dtype), copy=False)
+    losses = _categorical.keras_sparse(xp, labels, x, from_logits=from_logits, class_axis=axis)
     return xp, losses, dtype, mask
 
 
@@ -284,7 +230,9 @@ def binary_crossentropy(
     >>> print(binary_crossentropy(np.array([[0., 1.], [0., 0.]]), np.array([[.6, .4], [.4, .6]])))
     [0.9163 0.7136]
     """
-    xp, losses, dtype = _per_sample(_bce_values, y_true, y_pred, axis, from_logits, label_smoothing)
+    xp, losses, dtype = _per_sample(
+        _binary.keras_binary, y_true, y_pred, axis, **_bce_options(from_logits, label_smoothing)
+    )
     return xp.astype(losses, dtype, copy=False)
 
 
@@ -312,15 +260,11 @@ def binary_focal_crossentropy(
     [0.3299 0.2058]
     """
     xp, losses, dtype = _per_sample(
-        _focal_values,
+        _binary.keras_binary_focal,
         y_true,
         y_pred,
         axis,
-        apply_class_balancing,
-        alpha,
-        gamma,
-        from_logits,
-        label_smoothing,
+        **_focal_options(apply_class_balancing, alpha, gamma, from_logits, label_smoothing),
     )
     return xp.astype(losses, dtype, copy=False)
 
@@ -440,8 +384,8 @@ class Loss:
 
     axis: int = -1
 
-    def _elementwise(self) -> tuple[Callable[..., Array], tuple[Any, ...]]:
-        """(the elementwise values function, its extra arguments)."""
+    def _elementwise(self) -> tuple[Callable[..., Array], dict[str, Any]]:
+        """(the family's elementwise values function, its options)."""
         raise NotImplementedError
 
     def _losses(self, y_true: Array, y_pred: Array) -> tuple[Array, Array | None]:
@@ -449,8 +393,8 @@ class Loss:
 
         The default takes the mean over ``axis`` of `_elementwise`'s values.
         """
-        values, args = self._elementwise()
-        return _per_sample(values, y_true, y_pred, self.axis, *args)[1], None
+        values, options = self._elementwise()
+        return _per_sample(values, y_true, y_pred, self.axis, **options)[1], None
 
     def _xp_dtype(self, xp: Any) -> Any:
         if not isinstance(self.dtype, str):
@@ -511,8 +455,8 @@ class BinaryCrossentropy(Loss):
         self.label_smoothing = check_label_smoothing(label_smoothing)
         self.axis = axis
 
-    def _elementwise(self) -> tuple[Callable[..., Array], tuple[Any, ...]]:
-        return _bce_values, (self.from_logits, self.label_smoothing)
+    def _elementwise(self) -> tuple[Callable[..., Array], dict[str, Any]]:
+        return _binary.keras_binary, _bce_options(self.from_logits, self.label_smoothing)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -546,8 +490,8 @@ class BinaryFocalCrossentropy(Loss):
         self.label_smoothing = check_label_smoothing(label_smoothing)
         self.axis = axis
 
-    def _elementwise(self) -> tuple[Callable[..., Array], tuple[Any, ...]]:
-        return _focal_values, (
+    def _elementwise(self) -> tuple[Callable[..., Array], dict[str, Any]]:
+        return _binary.keras_binary_focal, _focal_options(
             self.apply_class_balancing,
             self.alpha,
             self.gamma,

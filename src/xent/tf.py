@@ -1,6 +1,7 @@
 """TensorFlow convention: ``tf.nn`` names and keyword arguments; unreduced losses.
 
-Nothing here imports TensorFlow.
+Arguments are prepared by ``xent._prepare`` and the math is the families'
+(``xent._binary``, ``xent._categorical``). Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -8,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from . import _binary, _categorical
-from ._array import Array, as_array, broadcasts_to, compute_dtype, is_array, is_floating, namespace
+from ._array import Array, as_array, broadcasts_to, compute_dtype
 from ._checks import check_class_indices, check_integer, check_real
+from ._prepare import check_axis, convert, same_shape_pair
 
 __all__ = [
     "sigmoid_cross_entropy_with_logits",
@@ -19,27 +21,22 @@ __all__ = [
 ]
 
 
-def _convert(labels: Any, logits: Any, name: str) -> tuple[Any, Array, Array]:
+_NAMES = ("logits", "labels")
+_SAME_SHAPE = (
+    "logits and labels must have the same shape ({input} vs {target}); pass labels of the "
+    "logits' shape"
+)
+
+
+def _provided(labels: Any, logits: Any, name: str) -> None:
     if labels is None or logits is None:
         raise ValueError(f"Both labels= and logits= must be provided to {name}.")
-    xp = namespace(labels, logits)
-    logits = as_array(xp, logits, dtype=None if is_array(logits) else xp.float32)
-    if not is_floating(xp, logits.dtype):
-        raise TypeError(f"logits must be a floating-point array, got dtype {logits.dtype}")
-    labels = as_array(xp, labels, like=logits)
-    check_real(xp, labels, "labels")
-    return xp, labels, logits
 
 
 def _prepare(labels: Any, logits: Any, name: str) -> tuple[Any, Array, Array, Any]:
-    xp, labels, logits = _convert(labels, logits, name)
-    if tuple(labels.shape) != tuple(logits.shape):
-        raise ValueError(
-            f"logits and labels must have the same shape ({tuple(logits.shape)} vs "
-            f"{tuple(labels.shape)}); pass labels of the logits' shape"
-        )
-    ct = compute_dtype(xp, logits.dtype)
-    return xp, xp.astype(labels, ct, copy=False), xp.astype(logits, ct, copy=False), logits.dtype
+    """(xp, labels, logits in the compute dtype, the logits' dtype), of one shape."""
+    _provided(labels, logits, name)
+    return same_shape_pair(logits, labels, names=_NAMES, shape_message=_SAME_SHAPE)
 
 
 def sigmoid_cross_entropy_with_logits(labels: Array = None, logits: Array = None) -> Array:
@@ -98,17 +95,10 @@ def softmax_cross_entropy_with_logits(
     >>> print(softmax_cross_entropy_with_logits(labels=labels, logits=logits))
     [0.3133 1.5486]
     """
-    name = "softmax_cross_entropy_with_logits"
-    xp, z, x, dtype = _prepare(labels, logits, name)
-    if isinstance(axis, bool) or not hasattr(axis, "__index__") or not -x.ndim <= axis < x.ndim:
-        raise ValueError(
-            f"axis={axis!r} is not an axis of logits of shape {tuple(x.shape)}; pass an int "
-            "in [-rank, rank) (the default -1 needs at least one dimension)"
-        )
-    axis = int(axis) % x.ndim
-    if axis != x.ndim - 1:
-        z, x = xp.moveaxis(z, axis, -1), xp.moveaxis(x, axis, -1)
-    return xp.astype(_categorical.cross_entropy(xp, x, dense=z)[0], dtype, copy=False)
+    xp, z, x, dtype = _prepare(labels, logits, "softmax_cross_entropy_with_logits")
+    axis = check_axis(axis, tuple(x.shape), "logits")
+    loss = _categorical.dense_targets(xp, x, z, class_axis=axis)
+    return xp.astype(loss, dtype, copy=False)
 
 
 def sparse_softmax_cross_entropy_with_logits(labels: Array = None, logits: Array = None) -> Array:
@@ -123,7 +113,8 @@ def sparse_softmax_cross_entropy_with_logits(labels: Array = None, logits: Array
     >>> print(sparse_softmax_cross_entropy_with_logits(labels=np.array([0, 1]), logits=logits))
     [1.3133 0.0486]
     """
-    xp, y, x = _convert(labels, logits, "sparse_softmax_cross_entropy_with_logits")
+    _provided(labels, logits, "sparse_softmax_cross_entropy_with_logits")
+    xp, x, y = convert(logits, labels, names=_NAMES, lists_as_float32=True)
     if x.ndim == 0 or tuple(y.shape) != tuple(x.shape[:-1]):
         raise ValueError(
             f"labels of shape {tuple(y.shape)} do not fit logits of shape {tuple(x.shape)}: "
@@ -135,7 +126,7 @@ def sparse_softmax_cross_entropy_with_logits(labels: Array = None, logits: Array
     dtype = x.dtype
     x = xp.astype(x, compute_dtype(xp, dtype), copy=False)
     # ignore_index=-1 is never a label here (they are checked to be in [0, C))
-    loss, _ = _categorical.torch_index_targets(
-        xp, x, xp.astype(y, xp.int64), ignore_index=-1, reduction="none"
+    loss, _ = _categorical.index_targets(
+        xp, x, xp.astype(y, xp.int64), class_axis=-1, ignore_index=-1, reduction="none"
     )
     return xp.astype(loss, dtype, copy=False)

@@ -1,34 +1,46 @@
-"""Compiled kernels, and the switch between them and the array-API reference.
+"""Compiled kernels, and the one seam between them and the family math.
 
-The family functions of xent (``xent._binary``) are wrapped by
-``accelerated(op)``: when the arrays are NumPy arrays (or CPU torch tensors,
-viewed zero-copy as NumPy arrays, autograd included), of a dtype and layout the
-kernels take, and ``XENT_DISABLE_KERNELS`` is not set, one fused C pass computes
-the loss and gradient; otherwise the reference runs. The reference stays
-reachable as ``fn.reference`` and is the oracle of the kernel tests.
+The family functions of xent (``xent._binary``, ``xent._categorical``) are written
+against the array API; those with a compiled kernel are decorated with
+``@accelerated(name)``. ``KERNELS`` below is the table behind that decorator: one
+typed :class:`Kernel` record per family function, saying which of its arguments
+are the two arrays, which options the kernel takes, and when it applies at all.
+At each call, when the arrays are NumPy arrays or CPU torch tensors (viewed
+zero-copy as NumPy arrays, autograd included) and ``XENT_DISABLE_KERNELS`` is not
+set, the record's ``run`` computes the loss and gradient in one fused C pass and
+returns a :class:`Result`; when it cannot take the arguments (a dtype, a layout,
+a broadcast it does not handle) it returns ``DECLINED`` and the reference runs.
+The reference stays reachable as ``fn.reference`` and is the oracle of the
+kernel tests.
 
-Both tables are data: ``_OPS`` below maps a family function to its NumPy kernel,
-``_backends.BACKENDS`` maps an array namespace to the conversions to and from
-NumPy (and, for torch, to autograd).
+Adding a kernel for a family function is one row here (and the C side:
+docs/kernels.md, "Adding a loss"). ``_backends.BACKENDS`` maps an array
+namespace to the conversions to and from NumPy (and, for torch, to autograd).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from . import _ops, _state
 from ._backends import BACKENDS
-from ._ops import softmax_cross_entropy
+from ._ops import DECLINED, BinaryTotals, Declined, Result, softmax_cross_entropy
 from ._state import get_num_threads, set_num_threads
 
 __all__ = [
+    "DECLINED",
+    "KERNELS",
+    "BinaryTotals",
+    "Declined",
+    "Kernel",
+    "Result",
     "accelerated",
     "available",
+    "binary_totals",
     "get_num_threads",
     "isa",
     "set_num_threads",
@@ -36,43 +48,49 @@ __all__ = [
 ]
 
 
-def _torch_index_targets(x: Any, y: Any, *, log_input: bool, **options: Any) -> Any:
-    """``_categorical.torch_index_targets`` takes classes on the last axis; the kernel
-    takes (N, C) rows or PyTorch's (N, C, d1, ..., dK). Positions with their classes
-    contiguous (any (..., C) array laid out classes last, as Keras and tf.nn have them)
-    are (N, C) rows, without a copy. A K-dimensional PyTorch input arrives as a view
-    with its classes moved last: moved back, it is the caller's array again (no copy
-    when that was contiguous), and so is the gradient the kernel writes, returned as a
-    view with the classes last. nll_loss (log_input) runs the reference.
+@dataclass(frozen=True)
+class Kernel:
+    """How one family function reaches its compiled kernel.
+
+    ``run(a, b, **options, need_grad=...)`` takes the family function's two
+    ``arrays`` (as NumPy arrays, in this order; the gradient is with respect to
+    the first) and the ``options`` named here (array-valued ones converted too),
+    and returns a :class:`Result` or ``DECLINED``. ``only_when`` lists options
+    whose values the kernel requires (others run the reference) and which are not
+    passed to ``run``. Every name must be a parameter of the family function: the
+    decorator checks it at import.
     """
-    if log_input:
-        return None
-    if x.ndim <= 2:
-        result = _ops.softmax_cross_entropy(x, y, **options)
-    elif x.flags.c_contiguous and isinstance(y, np.ndarray):
-        positions = y.size
-        result = _ops.softmax_cross_entropy(
-            x.reshape(positions, x.shape[-1]), y.reshape(positions), **options
-        )
-        if result is not None:
-            loss, grad = result
-            loss = loss.reshape(y.shape) if loss.ndim else loss
-            result = loss, None if grad is None else grad.reshape(x.shape)
-    else:
-        result = _ops.softmax_cross_entropy(np.moveaxis(x, -1, 1), y, **options)
-        if result is not None:
-            loss, grad = result
-            result = loss, None if grad is None else np.moveaxis(grad, 1, -1)
-    return result
+
+    arrays: tuple[str, str]
+    options: tuple[str, ...]
+    run: Callable[..., Result | Declined]
+    only_when: Mapping[str, Any] = field(default_factory=dict)
 
 
-# family function -> the kernel taking the same arrays and options, on NumPy arrays
-_OPS: dict[str, Callable[..., Any]] = {
-    "binary_cross_entropy_with_logits": functools.partial(_ops.binary, "bce_with_logits"),
-    "binary_cross_entropy": functools.partial(_ops.binary, "bce_probs"),
-    "sigmoid_focal_loss": functools.partial(_ops.binary, "sigmoid_focal"),
-    "softmax_cross_entropy": _ops.softmax_cross_entropy,
-    "torch_index_targets": _torch_index_targets,
+KERNELS: dict[str, Kernel] = {
+    "binary_cross_entropy_with_logits": Kernel(
+        arrays=("x", "y"),
+        options=("weight", "pos_weight", "label_smoothing", "ignore_index", "reduction"),
+        run=functools.partial(_ops.binary, "bce_with_logits"),
+    ),
+    "binary_cross_entropy": Kernel(
+        arrays=("p", "y"),
+        options=("weight", "label_smoothing", "ignore_index", "reduction"),
+        run=functools.partial(_ops.binary, "bce_probs"),
+    ),
+    "sigmoid_focal_loss": Kernel(
+        arrays=("x", "y"),
+        options=("alpha", "gamma", "reduction"),
+        run=functools.partial(_ops.binary, "sigmoid_focal"),
+    ),
+    # class-index targets on logits, in the caller's layout (class_axis); nll_loss
+    # (log-probabilities) runs the reference
+    "index_targets": Kernel(
+        arrays=("x", "y"),
+        options=("class_axis", "weight", "ignore_index", "label_smoothing", "reduction"),
+        run=_ops.softmax_cross_entropy,
+        only_when={"log_input": False},
+    ),
 }
 
 
@@ -87,51 +105,67 @@ def isa() -> str | None:
     return None if ext is None else ext.isa()
 
 
+def binary_totals(
+    op: str, x: Any, y: Any, **options: Any
+) -> tuple[BinaryTotals, Any | None] | Declined:
+    """The sums of ``xent eval`` in one fused pass (see ``_ops.binary_totals``), or
+    ``DECLINED`` where the kernels cannot take the arrays."""
+    return _ops.binary_totals(op, x, y, **options)
+
+
 def _run_kernel(
-    op: str, reference: Callable[..., Any], arguments: dict[str, Any], arrays: list[str]
-) -> Any:
-    """The kernel's (loss, grad) in xp's array type, or None to run the reference.
-    `arrays` names the two array arguments, passed first; the others by name."""
+    kernel: Kernel, reference: Callable[..., Any], arguments: dict[str, Any]
+) -> Result | Declined:
+    """The kernel's Result in xp's array type, or DECLINED to run the reference."""
     backend = BACKENDS.get(getattr(arguments["xp"], "__name__", ""))
     if backend is None or not backend.usable():
-        return None
-    first = arrays[0]
+        return DECLINED
+    if any(arguments[name] != value for name, value in kernel.only_when.items()):
+        return DECLINED
+    first = kernel.arrays[0]
     if not backend.watched(arguments[first]):
-        return _compute(op, backend, arguments, arrays)
+        return _compute(kernel, backend, arguments, arguments["need_grad"])
     # autograd watches the input: the kernel's gradient becomes its backward, unless
     # a gradient is asked for too (value_and_grad then returns the reference's, which
     # has a history) or another argument needs one (a weight or target, say)
     if arguments["need_grad"] or any(
         backend.watched(value) for name, value in arguments.items() if name != first
     ):
-        return None
+        return DECLINED
     return backend.with_autograd(
-        lambda x: _compute(op, backend, {**arguments, first: x, "need_grad": True}, arrays),
+        lambda x: _compute(kernel, backend, {**arguments, first: x}, True),
         reference,
         arguments,
         first,
     )
 
 
-def _compute(op: str, backend: Any, arguments: dict[str, Any], arrays: list[str]) -> Any:
-    converted = backend.arguments_to_numpy(arguments)
-    if converted is None:
-        return None
-    first, second = (converted.pop(name) for name in arrays)
-    result = _OPS[op](first, second, **converted)
-    if result is None:
-        return None
-    loss, grad = result
-    return backend.from_numpy(loss), backend.from_numpy(grad)
+def _compute(
+    kernel: Kernel, backend: Any, arguments: dict[str, Any], need_grad: bool
+) -> Result | Declined:
+    converted = backend.arguments_to_numpy(
+        {name: arguments[name] for name in (*kernel.arrays, *kernel.options)}
+    )
+    if converted is DECLINED:
+        return DECLINED
+    first, second = (converted.pop(name) for name in kernel.arrays)
+    result = kernel.run(first, second, **converted, need_grad=need_grad)
+    if result is DECLINED:
+        return DECLINED
+    return Result(backend.from_numpy(result.loss), backend.from_numpy(result.grad))
 
 
-def accelerated(op: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Run `op`'s compiled kernel when it can take the arguments, else the decorated
+def accelerated(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run ``KERNELS[name]`` when it can take the arguments, else the decorated
     reference ``reference(xp, a, b, **options)`` (kept as ``.reference``)."""
+    kernel = KERNELS[name]
 
     def decorate(reference: Callable[..., Any]) -> Callable[..., Any]:
         signature = inspect.signature(reference)
         names = set(signature.parameters)
+        unknown = {*kernel.arrays, *kernel.options, *kernel.only_when} - names
+        if unknown or not {"xp", "need_grad"} <= names:
+            raise TypeError(f"KERNELS[{name!r}] names {sorted(unknown)}, not parameters of it")
         positional = [
             p.name
             for p in signature.parameters.values()
@@ -153,8 +187,8 @@ def accelerated(op: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         @functools.wraps(reference)
         def dispatch(*args: Any, **kwargs: Any) -> Any:
             if _state.extension() is not None:
-                result = _run_kernel(op, reference, arguments_of(args, kwargs), positional[1:3])
-                if result is not None:
+                result = _run_kernel(KERNELS[name], reference, arguments_of(args, kwargs))
+                if result is not DECLINED:
                     return result
             return reference(*args, **kwargs)
 

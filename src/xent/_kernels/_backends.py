@@ -1,7 +1,7 @@
 """How arrays of each library reach the NumPy kernels, and how results go back.
 
 ``BACKENDS`` maps an array namespace to its bridge. A bridge converts arguments to
-NumPy without copying (``to_numpy``, ``UNSUPPORTED`` when it cannot) and results
+NumPy without copying (``to_numpy``, ``DECLINED`` when it cannot) and results
 back (``from_numpy``). The torch bridge also serves autograd: when the input
 requires a gradient, the kernel computes loss and gradient in its one pass, the
 loss is handed to autograd through :class:`KernelLoss`, and ``backward`` returns
@@ -15,7 +15,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-UNSUPPORTED = object()
+from ._ops import DECLINED, Declined, Result
 
 
 class Bridge:
@@ -34,19 +34,18 @@ class Bridge:
     @staticmethod
     def to_numpy(value: Any) -> Any:
         """`value` as a NumPy array sharing its memory (non-arrays as they are), or
-        UNSUPPORTED."""
+        DECLINED."""
         raise NotImplementedError
 
     @classmethod
-    def arguments_to_numpy(cls, arguments: dict[str, Any]) -> dict[str, Any] | None:
-        """Every argument but the namespace through `to_numpy`; None if one is UNSUPPORTED."""
+    def arguments_to_numpy(cls, arguments: dict[str, Any]) -> dict[str, Any] | Declined:
+        """Every argument through `to_numpy`; DECLINED if one cannot be converted."""
         converted = {}
         for name, value in arguments.items():
-            if name != "xp":
-                value = cls.to_numpy(value)
-                if value is UNSUPPORTED:
-                    return None
-                converted[name] = value
+            value = cls.to_numpy(value)
+            if value is DECLINED:
+                return DECLINED
+            converted[name] = value
         return converted
 
 
@@ -56,8 +55,8 @@ class NumPyBridge(Bridge):
         return value
 
     @classmethod
-    def arguments_to_numpy(cls, arguments: dict[str, Any]) -> dict[str, Any] | None:
-        return {name: value for name, value in arguments.items() if name != "xp"}
+    def arguments_to_numpy(cls, arguments: dict[str, Any]) -> dict[str, Any] | Declined:
+        return dict(arguments)
 
     @staticmethod
     def from_numpy(value: Any) -> Any:
@@ -97,11 +96,11 @@ class TorchBridge(Bridge):
             or value.is_neg()
             or value.layout != torch.strided
         ):
-            return UNSUPPORTED
+            return DECLINED
         try:
             return value.numpy()
         except (TypeError, RuntimeError):  # dtypes NumPy has not (bfloat16), torch.func
-            return UNSUPPORTED
+            return DECLINED
 
     @staticmethod
     def from_numpy(value: Any) -> Any:
@@ -112,23 +111,24 @@ class TorchBridge(Bridge):
 
     @staticmethod
     def with_autograd(
-        kernel: Callable[[Any], tuple[Any, Any] | None],
+        kernel: Callable[[Any], Result | Declined],
         reference: Callable[..., Any],
         arguments: dict[str, Any],
         name: str,
-    ) -> tuple[Any, None] | None:
-        """(loss, None), the loss recorded by autograd as a function of ``arguments[name]``.
+    ) -> Result | Declined:
+        """Result(loss, None), the loss recorded by autograd as a function of
+        ``arguments[name]``.
 
-        ``kernel(x)`` runs the kernel on a detached x and returns (loss, grad) as
-        tensors (None when it cannot); ``reference(**arguments)`` is the array-API
-        implementation, differentiated for double backward.
+        ``kernel(x)`` runs the kernel on a detached x and returns the Result (loss
+        and gradient as tensors) or DECLINED; ``reference(**arguments)`` is the
+        array-API implementation, differentiated for double backward.
         """
         x = arguments[name]
         result = kernel(x.detach())
-        if result is None:
-            return None
+        if result is DECLINED:
+            return DECLINED
         saved = _Saved(kernel, reference, arguments, name, *result)
-        return _kernel_loss().apply(x, saved), None
+        return Result(_kernel_loss().apply(x, saved), None)
 
 
 class _Saved:
@@ -136,7 +136,7 @@ class _Saved:
 
     def __init__(
         self,
-        kernel: Callable[[Any], tuple[Any, Any] | None],
+        kernel: Callable[[Any], Result | Declined],
         reference: Callable[..., Any],
         arguments: dict[str, Any],
         name: str,
@@ -152,7 +152,7 @@ class _Saved:
         (then forgotten, so autograd can adopt it without a copy), recomputed after
         (a graph kept with retain_graph=True)."""
         grad, self.grad = self.grad, None
-        return grad if grad is not None else self.kernel(x.detach())[1]
+        return grad if grad is not None else self.kernel(x.detach()).grad
 
     def differentiable_grad(self, x: Any, g: Any) -> Any:
         """g times d(loss)/dx as a function autograd can differentiate again: the
@@ -188,8 +188,9 @@ def _kernel_loss() -> Any:
             grad = saved.take_grad(x)
             if g.ndim == 0 and g.item() == 1.0:  # backward() of a reduced loss
                 return grad, None
-            # one loss per row of a (N, C) gradient: broadcast along the classes
-            return grad.mul_(g.reshape(tuple(g.shape) + (1,) * (grad.ndim - g.ndim))), None
+            if 0 < g.ndim < grad.ndim:  # one loss per position: broadcast along the classes
+                g = g.unsqueeze(saved.arguments.get("class_axis", -1) % grad.ndim)
+            return grad.mul_(g), None
 
     return KernelLoss
 

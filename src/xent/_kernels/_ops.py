@@ -1,9 +1,9 @@
-"""The compiled kernels on NumPy arrays: validated arrays in, ``(loss, grad)`` out.
+"""The compiled kernels on NumPy arrays: validated arrays in, a :class:`Result` out.
 
-Each function returns ``None`` when the kernels cannot take the arguments (a
-dtype or a broadcast pattern they do not handle); the caller then runs the
-array-API reference. Non-contiguous arrays are copied first. Reductions come
-back as NumPy scalars of the compute dtype, like ``numpy.sum``.
+Each function returns ``DECLINED`` when the kernels cannot take the arguments (not
+built or disabled, a dtype, layout or broadcast pattern they do not handle); the
+caller then runs the array-API reference. Non-contiguous arrays are copied first.
+Reductions come back as NumPy scalars of the compute dtype, like ``numpy.sum``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,32 @@ import numpy as np
 
 from . import _state
 
-BINARY_OPS = {"bce_with_logits": 0, "bce_probs": 1, "sigmoid_focal": 2}
+
+class Result(NamedTuple):
+    """What a kernel computed: the (reduced) loss, and its gradient or None."""
+
+    loss: Any
+    grad: Any
+
+
+class Declined:
+    """The kernels do not take these arguments: the reference runs instead."""
+
+    _instance: Declined | None = None
+
+    def __new__(cls) -> Declined:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "DECLINED"
+
+    def __bool__(self) -> bool:
+        raise TypeError("compare a kernel outcome with `is DECLINED`, not by its truth")
+
+
+DECLINED = Declined()
 
 # A periodic operand shorter than this (weight of shape (C,) with a small C) is
 # tiled so that the kernel walks long contiguous runs.
@@ -51,6 +76,13 @@ def _contiguous(a: np.ndarray) -> np.ndarray:
 
 def _supported_float(a: Any, dtype: np.dtype) -> bool:
     return isinstance(a, np.ndarray) and a.dtype == dtype and a.dtype.isnative
+
+
+def _binary_op(ext: Any, op: str) -> int:
+    """The extension's number for a binary loss (its table: csrc/xent_ops.h)."""
+    return getattr(ext, "BINARY_OPS", {"bce_with_logits": 0, "bce_probs": 1, "sigmoid_focal": 2})[
+        op
+    ]  # TEMP until the C table lands
 
 
 def _float_pair(x: Any, y: Any) -> Any:
@@ -102,7 +134,7 @@ def binary(
     gamma: float = 2.0,
     reduction: str = "mean",
     need_grad: bool = False,
-) -> tuple[Any, np.ndarray | None] | None:
+) -> Result | Declined:
     """One fused pass of a binary-family loss (see xent._binary for the math).
 
     'mean' divides by the number of elements, or of non-ignored elements with
@@ -112,7 +144,7 @@ def binary(
     """
     ext = _float_pair(x, y)
     if ext is None:
-        return None
+        return DECLINED
     dtype = x.dtype
     shape, n = tuple(x.shape), x.size
     operands = []
@@ -121,17 +153,17 @@ def binary(
             operands.append((None, 0))
             continue
         if not _supported_float(operand, dtype):
-            return None
+            return DECLINED
         periodic = _periodic(operand, shape, n)
         if periodic is None:
-            return None
+            return DECLINED
         operands.append(periodic)
     (w, w_period), (pw, pw_period) = operands
     x, y = _contiguous(x), _contiguous(y)
     loss = _empty(ext, shape, dtype, x) if reduction == "none" else None
     grad = _empty(ext, shape, dtype, x) if need_grad else None
     total, count = ext.binary(
-        BINARY_OPS[op],
+        _binary_op(ext, op),
         x,
         y,
         w,
@@ -148,7 +180,7 @@ def binary(
         reduction == "mean",
         _state.get_num_threads(),
     )
-    return _reduced(dtype, reduction, loss, total, count), grad
+    return Result(_reduced(dtype, reduction, loss, total, count), grad)
 
 
 class BinaryTotals(NamedTuple):
@@ -172,7 +204,7 @@ def binary_totals(
     alpha: float = 0.25,
     gamma: float = 2.0,
     per_row: bool = False,
-) -> tuple[BinaryTotals, np.ndarray | None] | None:
+) -> tuple[BinaryTotals, np.ndarray | None] | Declined:
     """The sums that score predictions, in one pass: what ``xent eval`` reports.
 
     With l each element's loss (unweighted; `pos_weight` a number, logits only;
@@ -185,22 +217,22 @@ def binary_totals(
     compensation in block order: bitwise the same for any number of threads. With
     `per_row`, also w l for each element (x's shape and dtype), else None.
 
-    Returns None when the kernels are not built or disabled, or for dtypes they
+    Returns DECLINED when the kernels are not built or disabled, or for dtypes they
     do not take (the caller then computes the sums with the reference).
     """
     ext = _float_pair(x, y)
     if ext is None:
-        return None
+        return DECLINED
     dtype = x.dtype
     if weight is not None and (not _supported_float(weight, dtype) or weight.shape != x.shape):
-        return None
+        return DECLINED
     shape, n = tuple(x.shape), x.size
     pw = None if pos_weight is None or n == 0 else np.full(min(n, MIN_PERIOD), pos_weight, dtype)
     x, y = _contiguous(x), _contiguous(y)
     weight = None if weight is None else _contiguous(weight)
     loss = _empty(ext, shape, dtype, x) if per_row else None
     sums = ext.eval(
-        BINARY_OPS[op],
+        _binary_op(ext, op),
         x,
         y,
         weight,
@@ -219,58 +251,71 @@ def softmax_cross_entropy(
     input: np.ndarray,
     target: np.ndarray,
     *,
+    class_axis: int = 1,
     weight: np.ndarray | None = None,
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
     reduction: str = "mean",
     need_grad: bool = False,
-) -> tuple[Any, np.ndarray | None] | None:
+) -> Result | Declined:
     r"""Softmax cross-entropy with class-index targets, as ``torch.nn.functional.cross_entropy``,
     in one pass over the logits (loss and, with `need_grad`, its gradient).
 
-    input: logits (C,), (N, C) or (N, C, d1, ..., dK), float32 or float64; the
-    class axis is 1 (0 for a 1-D input). target: integer class indices of shape
-    (), (N,) or (N, d1, ..., dK). weight: (C,) or None. With ls = label_smoothing,
-    W = sum_c w_c and logp = log_softmax(input) along the class axis:
+    input: logits, float32 or float64, classes on ``class_axis`` (PyTorch's axis 1
+    by default; 0 for a 1-D input): (C,), (N, C) or (N, C, d1, ..., dK), or any
+    layout, such as Keras' and tf.nn's classes last. target: integer class indices
+    of the input's shape without the class axis. weight: (C,) or None. With ls =
+    label_smoothing, W = sum_c w_c and logp = log_softmax(input) along the class axis:
 
     .. math:: \ell = (1 - ls)\,(-w_t \log p_t) + \frac{ls}{C}\,(-\sum_c w_c \log p_c)
 
     and 0 where target == ignore_index. 'mean' divides the sum by
     sum of w_t over the non-ignored targets (their number without weight; nan
     when there are none), 'sum' sums, 'none' returns one loss per target. The
-    gradient (with `need_grad`) is d(loss)/d(input) (of the sum for 'none'); it is
-    0 on ignored rows, and nan on the others when the 'mean' denominator is 0 (as
-    PyTorch's).
+    gradient (with `need_grad`) is d(loss)/d(input) in the input's layout (of the
+    sum for 'none'); it is 0 on ignored rows, and nan on the others when the 'mean'
+    denominator is 0 (as PyTorch's).
+
+    The kernel walks (N, C, S) blocks: PyTorch's layout is one as it is, classes
+    last is (positions, C) rows (no copy when contiguous), any other class axis is
+    moved to 1 (a copy) and the gradient moved back.
 
     Raises IndexError("Target 7 is out of bounds.") for a target outside
-    [0, C) other than ignore_index. Returns None when the kernels are not built,
-    or for dtypes or layouts they do not take (the caller then runs the
-    reference).
+    [0, C) other than ignore_index. Returns DECLINED when the kernels are not built,
+    or for dtypes they do not take (the caller then runs the reference).
     """
     ext = _state.extension()
     dtype = input.dtype
     if ext is None or dtype not in FLOATS or not _supported_float(input, dtype):
-        return None
+        return DECLINED
     if not isinstance(target, np.ndarray) or target.dtype.kind not in "iu":
-        return None
+        return DECLINED
     if weight is not None and (not _supported_float(weight, dtype) or weight.ndim != 1):
-        return None
+        return DECLINED
     shape = tuple(input.shape)
     if len(shape) == 0:
-        return None
-    n, c = (1, shape[0]) if len(shape) == 1 else (shape[0], shape[1])
-    target_shape = () if len(shape) == 1 else (shape[0], *shape[2:])
+        return DECLINED
+    axis = class_axis % len(shape)
+    c = shape[axis]
+    target_shape = shape[:axis] + shape[axis + 1 :]
     if tuple(target.shape) != target_shape or (weight is not None and weight.shape != (c,)):
-        return None
-    s = math.prod(shape[2:])
+        return DECLINED
+    if axis == min(1, len(shape) - 1):  # PyTorch's (C,), (N, C, d1, ..., dK)
+        blocks, restore = input, None
+    elif axis == len(shape) - 1:  # classes last: rows
+        blocks, restore = _contiguous(input).reshape(math.prod(shape[:-1]), c), "rows"
+    else:
+        blocks, restore = np.moveaxis(input, axis, 1), "moved"
+    n = 1 if blocks.ndim == 1 else blocks.shape[0]
+    s = math.prod(blocks.shape[2:])
     if target.dtype not in (np.dtype(np.int32), np.dtype(np.int64)) or not target.dtype.isnative:
         target = target.astype(np.int64)
-    input, target = _contiguous(input), _contiguous(target)
+    blocks, target = _contiguous(blocks), _contiguous(target)
     weight = None if weight is None else _contiguous(weight)
-    loss = _empty(ext, target_shape, dtype, input) if reduction == "none" else None
-    grad = _empty(ext, shape, dtype, input) if need_grad else None
+    loss = _empty(ext, target_shape, dtype, blocks) if reduction == "none" else None
+    grad = _empty(ext, blocks.shape, dtype, blocks) if need_grad else None
     total, denominator = ext.softmax(
-        input,
+        blocks,
         target,
         weight,
         loss,
@@ -283,4 +328,8 @@ def softmax_cross_entropy(
         reduction == "mean",
         _state.get_num_threads(),
     )
-    return _reduced(dtype, reduction, loss, total, denominator), grad
+    if grad is not None and restore == "rows":
+        grad = grad.reshape(shape)
+    elif grad is not None and restore == "moved":
+        grad = np.moveaxis(grad, 1, axis)
+    return Result(_reduced(dtype, reduction, loss, total, denominator), grad)

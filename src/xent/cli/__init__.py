@@ -12,7 +12,7 @@ The files (Parquet files, directories and globs, CSV, Arrow IPC/Feather, NPY,
 NPZ) are streamed in record batches of ``--batch-rows`` rows: memory is bounded
 by the batch, not by the file. Each batch is checked and reduced to a few float64
 sums (:class:`_job.Totals`) in one pass of the compiled kernels
-(``xent._kernels._ops.binary_totals``), or, without them, with the binary family
+(``xent._binary.totals``), or, without them, with the binary family
 of ``xent._binary`` (reduction 'none') and NumPy sums; the sums of the batches
 (local engine) or of the partitions (Dask engine) are merged by one function,
 :func:`_job.combine`, with compensated (Neumaier) addition, so the report does not

@@ -11,7 +11,6 @@ import numpy as np
 
 from .. import _binary
 from .._array import namespace, sigmoid
-from .._kernels import _ops
 
 DEFAULT_BATCH_ROWS = 1 << 18
 SUB_BATCH_ROWS = 1 << 16  # rows scored at a time: the temporaries stay in cache
@@ -176,7 +175,7 @@ def score(
         op, gamma = "sigmoid_focal", job.focal_gamma
     else:
         op, gamma = ("bce_with_logits" if job.from_logits else "bce_probs"), 2.0
-    fused = _ops.binary_totals(
+    fused = _binary.totals(
         op,
         x,
         y,

@@ -117,17 +117,15 @@ def test_classes_match_keras(keras, cls, reduction, data):
 @pytest.mark.parametrize(
     ("y_shape", "x_shape"), [((4,), (4, 1)), ((4, 1), (4,)), ((3, 2, 1), (3, 2))], ids=str
 )
-def test_classes_squeeze_or_expand_like_keras(keras, y_shape, x_shape):
+@pytest.mark.parametrize("reduction", KERAS_REDUCTIONS, ids=str)
+def test_classes_squeeze_or_expand_like_keras(keras, y_shape, x_shape, reduction):
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, size=y_shape).astype(np.float32)
     x = rng.uniform(size=x_shape).astype(np.float32)
     sw = rng.uniform(size=y_shape[:1])
-    for reduction in KERAS_REDUCTIONS:
-        want = as_numpy(
-            keras.losses.BinaryCrossentropy(reduction=reduction)(y, x, sample_weight=sw)
-        )
-        got = xk.BinaryCrossentropy(reduction=reduction)(y, x, sample_weight=sw)
-        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    want = as_numpy(keras.losses.BinaryCrossentropy(reduction=reduction)(y, x, sample_weight=sw))
+    got = xk.BinaryCrossentropy(reduction=reduction)(y, x, sample_weight=sw)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
 def test_one_dimensional_input_is_one_sample(keras):
@@ -138,16 +136,16 @@ def test_one_dimensional_input_is_one_sample(keras):
     np.testing.assert_allclose(got, as_numpy(keras.losses.binary_crossentropy(y, x)), rtol=1e-6)
 
 
-def test_dtype_argument(keras):
+@pytest.mark.parametrize("reduction", KERAS_REDUCTIONS, ids=str)
+def test_dtype_argument(keras, reduction):
     rng = np.random.default_rng(1)
     y, x = rng.integers(0, 2, size=(5, 3)), rng.uniform(size=(5, 3))
-    for reduction in KERAS_REDUCTIONS:
-        got = xk.BinaryCrossentropy(dtype="float64", reduction=reduction)(y, x)
-        want = as_numpy(keras.losses.BinaryCrossentropy(dtype="float64", reduction=reduction)(y, x))
-        # Keras' torch backend returns float32 from divide_no_nan (its jax backend keeps
-        # float64) and averages per sample in float32: xent stays in float64 throughout.
-        assert got.dtype == np.float64
-        np.testing.assert_allclose(got, want, rtol=1e-6)
+    got = xk.BinaryCrossentropy(dtype="float64", reduction=reduction)(y, x)
+    want = as_numpy(keras.losses.BinaryCrossentropy(dtype="float64", reduction=reduction)(y, x))
+    # Keras' torch backend returns float32 from divide_no_nan (its jax backend keeps
+    # float64) and averages per sample in float32: xent stays in float64 throughout.
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
 def test_worked_example_from_the_issue():

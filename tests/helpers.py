@@ -1,5 +1,6 @@
 """What the tests share: tolerances tied to the dtype, an ulp-bounded comparison,
-central differences, and PyTorch's value and gradient by autograd.
+central differences, conversions from and to the oracles' tensors, and PyTorch's value
+and gradient by autograd.
 
 Imported by the tests (``from helpers import tol``); the fixtures are in conftest.py.
 """
@@ -86,6 +87,12 @@ def central_difference(f, x, h: float = eps(np.float64) ** (1 / 3), relative: bo
         down[i] -= step
         grad[i] = (np.sum(f(up)) - np.sum(f(down))) / (2 * step)
     return grad
+
+
+def as_numpy(value):
+    """A result of Keras' torch backend (or anything array-like) as NumPy
+    (keras.ops.convert_to_numpy warns under NumPy 2)."""
+    return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
 
 
 def to_torch(torch, value):

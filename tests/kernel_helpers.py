@@ -18,7 +18,10 @@ def extension():
     if ext is None:
         if os.environ.get("XENT_REQUIRE_KERNELS") == "1":
             pytest.fail("XENT_REQUIRE_KERNELS=1 but the compiled kernels are not available")
-        pytest.skip("compiled kernels not built or disabled (XENT_DISABLE_KERNELS)")
+        if _state._disabled():
+            disabled = os.environ.get("XENT_DISABLE_KERNELS")
+            pytest.skip(f"compiled kernels disabled (XENT_DISABLE_KERNELS={disabled})")
+        pytest.skip("compiled kernels not built (xent._kernels._xentc cannot be imported)")
     return ext
 
 

@@ -1,4 +1,6 @@
-"""Shared test setup: the oracles (PyTorch, Keras on its torch backend) and tolerances."""
+"""Shared test setup: the hypothesis profiles and the oracles (PyTorch, Keras on its torch
+backend) as fixtures. Shared functions (tolerances, central differences...) are in
+helpers.py; the kernel tests' own in kernel_helpers.py."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import os
 # backend clips logits and is not the reference.
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -17,12 +18,6 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-
-def tol(dtype, ulps: float = 64) -> dict[str, float]:
-    """Tolerances tied to the dtype: `ulps` machine epsilons, relative and absolute."""
-    eps = float(np.finfo(dtype).eps)
-    return {"rtol": ulps * eps, "atol": ulps * eps}
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +35,13 @@ def keras():
     keras = pytest.importorskip("keras")
     assert keras.backend.backend() == "torch", "the Keras oracle runs on its torch backend"
     return keras
+
+
+@pytest.fixture
+def restore_threads():
+    """Restore xent's thread count after the test."""
+    import xent
+
+    before = xent.get_num_threads()
+    yield
+    xent.set_num_threads(before)

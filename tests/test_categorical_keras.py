@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 
 import xent
 import xent.keras as xk
-from conftest import tol
+from helpers import as_numpy, conditioned_tol, eps, tol
 
 FLOATS = [np.float32, np.float64]
 KERAS_REDUCTIONS = ["sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", None, "none"]
@@ -23,11 +23,6 @@ RNG = np.random.default_rng(31337)
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def to_numpy(keras, value):
-    """Keras' (torch) result as NumPy (keras.ops.convert_to_numpy warns under NumPy 2)."""
-    return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
 
 
 def tolerances(y_pred, per_sample_terms, n_summed=1, ulps=64, clipped=False):
@@ -40,13 +35,12 @@ def tolerances(y_pred, per_sample_terms, n_summed=1, ulps=64, clipped=False):
     1e-7 and 1 - 1e-7 as Keras' other backends do; in float64 each clipped log then
     differs by up to 2e-8 < float32 eps, which the absolute tolerance allows per class.
     """
-    t = tol(y_pred.dtype, ulps)
-    finite = np.abs(y_pred[np.isfinite(y_pred)])
-    size = 17.0 + (finite.max() if finite.size else 0.0)
-    atol = t["atol"] * size * per_sample_terms
+    t = conditioned_tol(
+        y_pred.dtype, y_pred, classes=per_sample_terms, offset=17.0, summed=n_summed, ulps=ulps
+    )
     if clipped:
-        atol += float(np.finfo(np.float32).eps) * per_sample_terms
-    return {"rtol": t["rtol"], "atol": atol * max(1, n_summed)}
+        t["atol"] += eps(np.float32) * per_sample_terms * max(1, n_summed)
+    return t
 
 
 def assert_close(actual, expected, **tolerance):
@@ -99,7 +93,7 @@ def test_categorical_crossentropy_matches_keras(keras, from_logits, data):
     y_pred, axis = data.draw(predictions(from_logits))
     y_true = soft_targets(data.draw, y_pred)
     kwargs = {"from_logits": from_logits, "label_smoothing": data.draw(smoothing), "axis": axis}
-    expected = to_numpy(keras, keras.losses.categorical_crossentropy(y_true, y_pred, **kwargs))
+    expected = as_numpy(keras.losses.categorical_crossentropy(y_true, y_pred, **kwargs))
     actual = xk.categorical_crossentropy(y_true, y_pred, **kwargs)
     assert actual.dtype == y_pred.dtype
     clipped = not from_logits
@@ -131,7 +125,7 @@ def test_categorical_focal_crossentropy_matches_keras(keras, from_logits, data):
     expected = keras.losses.categorical_focal_crossentropy(y_true, y_pred, **kwargs)
     actual = xk.categorical_focal_crossentropy(y_true, y_pred, **kwargs)
     assert actual.dtype == y_pred.dtype
-    assert_close(actual, to_numpy(keras, expected), **tolerances(y_pred, c, clipped=True))
+    assert_close(actual, as_numpy(expected), **tolerances(y_pred, c, clipped=True))
 
 
 @given(from_logits=st.booleans(), data=st.data())
@@ -143,7 +137,7 @@ def test_sparse_categorical_crossentropy_matches_keras(keras, from_logits, data)
     actual = xk.sparse_categorical_crossentropy(labels, y_pred, **kwargs)
     assert actual.dtype == y_pred.dtype
     clipped = not from_logits
-    assert_close(actual, to_numpy(keras, expected), **tolerances(y_pred, 1, clipped=clipped))
+    assert_close(actual, as_numpy(expected), **tolerances(y_pred, 1, clipped=clipped))
 
 
 @pytest.mark.parametrize("from_logits", [True, False], ids=["logits", "probabilities"])
@@ -152,7 +146,7 @@ def test_sparse_labels_with_a_trailing_axis_of_one_are_squeezed_like_keras(keras
     labels = RNG.integers(0, 5, size=(4, 3, 1))
     expected = keras.losses.sparse_categorical_crossentropy(labels, y_pred, from_logits)
     actual = xk.sparse_categorical_crossentropy(labels, y_pred, from_logits)
-    assert_close(actual, to_numpy(keras, expected), **tolerances(y_pred, 1))
+    assert_close(actual, as_numpy(expected), **tolerances(y_pred, 1))
 
 
 def test_label_smoothing_counts_classes_on_the_last_axis_like_keras(keras):
@@ -160,7 +154,7 @@ def test_label_smoothing_counts_classes_on_the_last_axis_like_keras(keras):
     y_pred = RNG.normal(size=(2, 3, 7)).astype(np.float64)  # classes on axis 1: C = 3
     y_true = RNG.uniform(size=y_pred.shape)
     kwargs = {"from_logits": True, "label_smoothing": 0.3, "axis": 1}
-    expected = to_numpy(keras, keras.losses.categorical_crossentropy(y_true, y_pred, **kwargs))
+    expected = as_numpy(keras.losses.categorical_crossentropy(y_true, y_pred, **kwargs))
     assert_close(xk.categorical_crossentropy(y_true, y_pred, **kwargs), expected, **tol(np.float64))
     smoothed = y_true * 0.7 + 0.3 / 7  # ... by 7, not 3
     exact = xk.categorical_crossentropy(smoothed, y_pred, from_logits=True, axis=1)
@@ -173,7 +167,7 @@ def test_label_smoothing_counts_classes_on_the_last_axis_like_keras(keras):
 def test_one_class_warns_like_keras(keras, fn):
     y_true, y_pred = np.ones((3, 1), np.float32), RNG.uniform(size=(3, 1)).astype(np.float32)
     with pytest.warns(SyntaxWarning, match="num_classes > 1"):
-        expected = to_numpy(keras, getattr(keras.losses, fn)(y_true, y_pred))
+        expected = as_numpy(getattr(keras.losses, fn)(y_true, y_pred))
     with pytest.warns(SyntaxWarning, match="num_classes > 1"):
         actual = getattr(xk, fn)(y_true, y_pred)
     assert_close(actual, expected, **tolerances(y_pred, 1))
@@ -183,7 +177,7 @@ def test_python_lists_compute_in_float32(keras):
     y_true, y_pred = [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [[0.05, 0.95, 0.0], [0.1, 0.8, 0.1]]
     actual = xk.categorical_crossentropy(y_true, y_pred)
     assert actual.dtype == np.float32
-    expected = to_numpy(keras, keras.losses.categorical_crossentropy(y_true, y_pred))
+    expected = as_numpy(keras.losses.categorical_crossentropy(y_true, y_pred))
     assert_close(actual, expected, **tol(np.float32, 4))
     assert_close(actual, [-math.log(0.95), -math.log(0.1)], **tol(np.float32, 4))
 
@@ -257,23 +251,21 @@ def test_loss_classes_match_keras(keras, case, shape, reduction, weights):
         keras_weight = np.broadcast_to(sample_weight, losses_shape).copy()
     ours = getattr(xk, name)(from_logits=from_logits, reduction=reduction, **kwargs)
     theirs = getattr(keras.losses, name)(from_logits=from_logits, reduction=reduction, **kwargs)
-    expected = to_numpy(keras, theirs(y_true, y_pred, sample_weight=keras_weight))
+    expected = as_numpy(theirs(y_true, y_pred, sample_weight=keras_weight))
     actual = ours(y_true, y_pred, sample_weight=sample_weight)
     assert actual.dtype == np.float32
     n_summed = math.prod(losses_shape) if reduction == "sum" else 1
     assert_close(actual, expected, **tolerances(y_pred, shape[-1], n_summed * 2))
 
 
-def test_all_ignored_gives_zero_like_keras(keras):
+@pytest.mark.parametrize("reduction", KERAS_REDUCTIONS, ids=str)
+def test_all_ignored_gives_zero_like_keras(keras, reduction):
     y_pred = RNG.normal(size=(3, 4)).astype(np.float32)
     labels = np.full(3, 2)
-    for reduction in KERAS_REDUCTIONS:
-        loss = xk.SparseCategoricalCrossentropy(True, ignore_class=2, reduction=reduction)
-        theirs = keras.losses.SparseCategoricalCrossentropy(
-            True, ignore_class=2, reduction=reduction
-        )
-        expected = to_numpy(keras, theirs(labels, y_pred))
-        assert_close(loss(labels, y_pred), expected, atol=0, rtol=0)
+    loss = xk.SparseCategoricalCrossentropy(True, ignore_class=2, reduction=reduction)
+    theirs = keras.losses.SparseCategoricalCrossentropy(True, ignore_class=2, reduction=reduction)
+    expected = as_numpy(theirs(labels, y_pred))
+    assert_close(loss(labels, y_pred), expected, atol=0, rtol=0)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.int64], ids=lambda d: d.__name__)
@@ -282,8 +274,8 @@ def test_sparse_labels_of_any_integer_dtype_with_ignore_class(keras, dtype):
     marks ignored labels inside xent): the same as Keras with int64 labels."""
     y_pred = RNG.normal(size=(6, 4)).astype(np.float32)
     labels = np.array([0, 3, 255, 1, 255, 2])
-    expected = to_numpy(
-        keras, keras.losses.sparse_categorical_crossentropy(labels, y_pred, True, ignore_class=255)
+    expected = as_numpy(
+        keras.losses.sparse_categorical_crossentropy(labels, y_pred, True, ignore_class=255)
     )
     ignore = 255 if dtype is np.uint8 else -1
     ours_labels = np.where(labels == 255, ignore, labels).astype(dtype)
@@ -303,7 +295,7 @@ def test_float64_loss_class_computes_in_float64(keras, reduction):
         from_logits=True, reduction=reduction, dtype="float64"
     )
     actual = ours(y_true, y_pred)
-    expected = to_numpy(keras, theirs(y_true, y_pred))
+    expected = as_numpy(theirs(y_true, y_pred))
     assert actual.dtype == np.float64
     if expected.dtype == np.float32:
         assert reduction in ("sum_over_batch_size", "mean", "mean_with_sample_weight")
@@ -393,7 +385,7 @@ def test_logits_of_1e4_match_keras(keras, dtype):
         ("sparse_categorical_crossentropy", (labels, y_pred), {"from_logits": True}),
     ]
     for fn, args, kwargs in pairs:
-        expected = to_numpy(keras, getattr(keras.losses, fn)(*args, **kwargs))
+        expected = as_numpy(getattr(keras.losses, fn)(*args, **kwargs))
         clipped = fn == "categorical_focal_crossentropy"  # clips softmax(logits)
         actual = getattr(xk, fn)(*args, **kwargs)
         assert_close(actual, expected, **tolerances(y_pred, 3, clipped=clipped))
@@ -406,7 +398,7 @@ def test_minus_inf_logit_with_zero_target_contributes_zero(keras):
     y_true = np.array([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]])
     stand_in = np.where(np.isinf(y_pred), -1e30, y_pred)
     for fn in ("categorical_crossentropy", "categorical_focal_crossentropy"):
-        expected = to_numpy(keras, getattr(keras.losses, fn)(y_true, stand_in, from_logits=True))
+        expected = as_numpy(getattr(keras.losses, fn)(y_true, stand_in, from_logits=True))
         actual = getattr(xk, fn)(y_true, y_pred, from_logits=True)
         assert np.all(np.isfinite(actual))
         assert_close(actual, expected, **tol(np.float64, 16))
@@ -415,7 +407,7 @@ def test_minus_inf_logit_with_zero_target_contributes_zero(keras):
 def test_probability_rows_summing_to_zero_give_nan_like_keras(keras):
     y_pred = np.array([[0.0, 0.0, 0.0], [0.2, 0.3, 0.5]])
     y_true = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
-    expected = to_numpy(keras, keras.losses.categorical_crossentropy(y_true, y_pred))
+    expected = as_numpy(keras.losses.categorical_crossentropy(y_true, y_pred))
     actual = xk.categorical_crossentropy(y_true, y_pred)  # no RuntimeWarning (an error here)
     assert np.isnan(expected[0]) and np.isnan(actual[0])
     assert_close(actual, expected, **tol(np.float64, 8))
@@ -437,7 +429,7 @@ def test_float16_is_computed_in_float32(keras, from_logits):
         actual = getattr(xk, fn)(*args, from_logits=from_logits)
         assert actual.dtype == np.float16
         exact_args = [a.astype(np.float64) if a.dtype == np.float16 else a for a in args]
-        exact = to_numpy(keras, getattr(keras.losses, fn)(*exact_args, from_logits=from_logits))
+        exact = as_numpy(getattr(keras.losses, fn)(*exact_args, from_logits=from_logits))
         assert_close(actual, exact, rtol=float(np.finfo(np.float16).eps), atol=0)
 
 

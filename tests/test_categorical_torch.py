@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import xent
-from conftest import tol
+from helpers import central_difference, conditioned_tol, to_torch, tol, torch_value_and_grad
+from kernel_helpers import extension
 from xent import _array
 
 FLOATS = [np.float32, np.float64]
@@ -23,20 +24,6 @@ REDUCTIONS = ["none", "mean", "sum"]
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def to_torch(torch, value):
-    return torch.from_numpy(np.asarray(value)) if isinstance(value, np.ndarray) else value
-
-
-def torch_value_and_grad(torch, name, x, target, **kwargs):
-    """(loss, d sum(loss) / d x) from torch.nn.functional.`name` by autograd."""
-    fn = getattr(torch.nn.functional, name)
-    xt = torch.tensor(x, requires_grad=True)
-    kwargs = {k: to_torch(torch, v) for k, v in kwargs.items()}
-    loss = fn(xt, torch.from_numpy(np.asarray(target)), **kwargs)
-    loss.sum().backward()
-    return loss.detach().numpy(), xt.grad.numpy()
 
 
 def xent_value_and_grad(name, x, target, **kwargs):
@@ -47,20 +34,12 @@ def tolerances(x, weight=None, reduction="mean", ulps=64):
     """k eps relative; absolute k eps times the size of the terms (logit range, weights,
     classes) and, for 'sum', the number of positions: rounding in log-sum-exp is
     relative to the logits, not to a loss that may be tiny."""
-    t = tol(x.dtype, ulps)
-    finite = np.abs(x[np.isfinite(x)])
-    scale = (1.0 + (finite.max() if finite.size else 0.0)) * x.shape[0 if x.ndim == 1 else 1]
-    if weight is not None:
-        scale *= max(1.0, float(np.max(np.abs(weight))))
-    if reduction == "sum":
-        scale *= max(1, x.size)
-    return {"rtol": t["rtol"], "atol": t["atol"] * scale}
+    classes = x.shape[class_axis(x)]
+    return conditioned_tol(x.dtype, x, weight, reduction=reduction, classes=classes, ulps=ulps)
 
 
 def grad_tolerances(x, weight=None, ulps=64):
-    t = tol(x.dtype, ulps)
-    w = 1.0 if weight is None else max(1.0, float(np.max(np.abs(weight))))
-    return {"rtol": t["rtol"], "atol": t["atol"] * w}
+    return conditioned_tol(x.dtype, None, weight, ulps=ulps)
 
 
 def assert_matches_torch(torch, name, x, target, **kwargs):
@@ -226,20 +205,20 @@ def test_nll_loss_named_cases_match_torch(torch, case, reduction):
     assert_matches_torch(torch, "nll_loss", x, target, reduction=reduction, **kwargs)
 
 
-def test_unbatched_target_of_shape_1_is_accepted_like_torch(torch):
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+def test_unbatched_target_of_shape_1_is_accepted_like_torch(torch, name, reduction):
     """PyTorch's forward takes a (1,) target for a (C,) input (its backward then fails
     with a size mismatch); xent takes it as the () target, gradient included."""
     x = X4[0, :, 0, 0]
-    for name in ("cross_entropy", "nll_loss"):
-        fn = getattr(torch.nn.functional, name)
-        for reduction in REDUCTIONS:
-            expected = fn(torch.tensor(x), torch.tensor([3]), reduction=reduction).numpy()
-            loss, grad = xent_value_and_grad(name, x, np.array([3]), reduction=reduction)
-            assert loss.shape == expected.shape == ()
-            np.testing.assert_allclose(loss, expected, **tol(np.float64, 4))
-            _, grad_0d = xent_value_and_grad(name, x, np.int64(3), reduction=reduction)
-            # the two may take different paths (compiled kernel, reference): a few ulp
-            np.testing.assert_allclose(grad, grad_0d, **tol(np.float64, 4))
+    fn = getattr(torch.nn.functional, name)
+    expected = fn(torch.tensor(x), torch.tensor([3]), reduction=reduction).numpy()
+    loss, grad = xent_value_and_grad(name, x, np.array([3]), reduction=reduction)
+    assert loss.shape == expected.shape == ()
+    np.testing.assert_allclose(loss, expected, **tol(np.float64, 4))
+    _, grad_0d = xent_value_and_grad(name, x, np.int64(3), reduction=reduction)
+    # the two may take different paths (compiled kernel, reference): a few ulp
+    np.testing.assert_allclose(grad, grad_0d, **tol(np.float64, 4))
 
 
 def test_mixed_precision_probability_targets_promote_like_torch(torch):
@@ -343,7 +322,9 @@ def test_weights_summing_to_zero_give_nan_mean_and_gradient_like_torch(
     """Non-ignored targets whose weights sum to 0: the 'mean' is 0 / 0, nan, and so is
     PyTorch's gradient on those positions (all classes through log_softmax, the target
     class for nll_loss), 0 on ignored ones. Explicit gradient and autograd alike."""
-    if path == "reference":
+    if path == "kernels":
+        extension()  # else both variants would run the reference
+    else:
         monkeypatch.setenv("XENT_DISABLE_KERNELS", "1")
     name, x, y, kwargs = ZERO_TOTAL_WEIGHT[case]
     w = np.array([0.0, 0.0, 1.0, 1.0, 1.0])
@@ -358,18 +339,6 @@ def test_weights_summing_to_zero_give_nan_mean_and_gradient_like_torch(
 
 
 # --------------------------------------------------------------------------- finite differences
-
-
-def central_difference(f, x):
-    """d f / d x by central differences, step eps^(1/3) (error ~ eps^(2/3))."""
-    h = float(np.finfo(np.float64).eps) ** (1 / 3)
-    grad = np.empty_like(x)
-    for i in np.ndindex(x.shape):
-        up, down = x.copy(), x.copy()
-        up[i] += h
-        down[i] -= h
-        grad[i] = (np.sum(f(up)) - np.sum(f(down))) / (2 * h)
-    return grad
 
 
 FD_X = RNG.normal(scale=2.0, size=(3, 4, 2))
@@ -460,57 +429,63 @@ def test_label_smoothing_is_the_documented_mixture():
     np.testing.assert_allclose(loss, expected, **tol(np.float64, 32))
 
 
-def test_nll_of_log_softmax_is_cross_entropy():
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_nll_of_log_softmax_is_cross_entropy(reduction):
     x, y = X4, Y4
     logp = x - np.log(np.sum(np.exp(x), axis=1, keepdims=True))
-    for reduction in REDUCTIONS:
-        np.testing.assert_allclose(
-            xent.nll_loss(logp, y, weight=W5, reduction=reduction),
-            xent.cross_entropy(x, y, weight=W5, reduction=reduction),
-            **tol(np.float64, 32),
-        )
+    np.testing.assert_allclose(
+        xent.nll_loss(logp, y, weight=W5, reduction=reduction),
+        xent.cross_entropy(x, y, weight=W5, reduction=reduction),
+        **tol(np.float64, 32),
+    )
 
 
 # --------------------------------------------------------------------------- extremes
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("dtype", FLOATS, ids=["float32", "float64"])
 @pytest.mark.parametrize("form", ["index", "probabilities"])
-def test_logits_of_1e4_match_torch_without_warnings(torch, dtype, form):
+def test_logits_of_1e4_match_torch_without_warnings(torch, dtype, form, reduction):
     x = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, 1e4], [1e4, 1e4, -1e4]], dtype=dtype)
     if form == "index":
         target = np.array([1, 2, 0])
     else:
         target = np.array([[0.2, 0.3, 0.5], [0.0, 0.0, 1.0], [0.5, 0.5, 0.0]], dtype=dtype)
-    for reduction in REDUCTIONS:
-        assert_matches_torch(torch, "cross_entropy", x, target, reduction=reduction)
+    assert_matches_torch(torch, "cross_entropy", x, target, reduction=reduction)
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("dtype", FLOATS, ids=["float32", "float64"])
-def test_minus_inf_logit_with_zero_probability_contributes_zero(torch, dtype):
+def test_minus_inf_logit_with_zero_probability_contributes_zero(torch, dtype, reduction):
     """PyTorch gives nan (0 * -inf); the limit logit -> -inf is finite: compare with
     torch at logit -1e30, where it is exact."""
     x = np.array([[-np.inf, 0.0, 1.0], [2.0, -np.inf, -np.inf]], dtype=dtype)
     t = np.array([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]], dtype=dtype)
     w = np.array([1.0, 2.0, 0.5], dtype=dtype)
     stand_in = np.where(np.isinf(x), dtype(-1e30), x)
-    for reduction in REDUCTIONS:
-        loss, grad = xent_value_and_grad("cross_entropy", x, t, weight=w, reduction=reduction)
-        expected, expected_grad = torch_value_and_grad(
-            torch, "cross_entropy", stand_in, t, weight=w, reduction=reduction
-        )
-        assert np.all(np.isfinite(loss)) and np.all(np.isfinite(grad))
-        np.testing.assert_allclose(loss, expected, **tolerances(x, w, reduction))
-        np.testing.assert_allclose(grad, expected_grad, **grad_tolerances(x, w))
-        nan_in_torch, _ = torch_value_and_grad(torch, "cross_entropy", x, t, reduction=reduction)
-        assert np.any(np.isnan(nan_in_torch))  # the reason for the stand-in
+    loss, grad = xent_value_and_grad("cross_entropy", x, t, weight=w, reduction=reduction)
+    expected, expected_grad = torch_value_and_grad(
+        torch, "cross_entropy", stand_in, t, weight=w, reduction=reduction
+    )
+    assert np.all(np.isfinite(loss)) and np.all(np.isfinite(grad))
+    np.testing.assert_allclose(loss, expected, **tolerances(x, w, reduction))
+    np.testing.assert_allclose(grad, expected_grad, **grad_tolerances(x, w))
+    nan_in_torch, _ = torch_value_and_grad(torch, "cross_entropy", x, t, reduction=reduction)
+    assert np.any(np.isnan(nan_in_torch))  # the reason for the stand-in
 
 
-def test_minus_inf_logits_with_index_targets_match_torch(torch):
-    x = np.array([[-np.inf, 0.0, 1.0], [2.0, -np.inf, -np.inf]])
-    y = np.array([1, 0])
-    for reduction in REDUCTIONS:
-        assert_matches_torch(torch, "cross_entropy", x, y, reduction=reduction)
+MINUS_INF_X = np.array([[-np.inf, 0.0, 1.0], [2.0, -np.inf, -np.inf]])
+MINUS_INF_Y = np.array([1, 0])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_minus_inf_logits_with_index_targets_match_torch(torch, reduction):
+    assert_matches_torch(torch, "cross_entropy", MINUS_INF_X, MINUS_INF_Y, reduction=reduction)
+
+
+def test_minus_inf_logits_with_smoothing_or_at_the_target_give_inf(torch):
+    x, y = MINUS_INF_X, MINUS_INF_Y
     # with smoothing every class has probability eps / C > 0: infinite, as in torch
     expected, _ = torch_value_and_grad(torch, "cross_entropy", x, y, label_smoothing=0.1)
     assert np.isposinf(expected) and np.isposinf(xent.cross_entropy(x, y, label_smoothing=0.1))
@@ -530,27 +505,27 @@ def test_rows_without_a_softmax_give_nan_like_torch_without_warnings(torch, row)
     assert np.isnan(loss[0]) and np.all(np.isnan(grad[0])) and np.all(np.isfinite(grad[1]))
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("form", ["index", "probabilities"])
-def test_float16_is_computed_in_float32(torch, form):
+def test_float16_is_computed_in_float32(torch, form, reduction):
     x = RNG.normal(scale=4.0, size=(6, 7)).astype(np.float16)
     x[0, 0], x[1, 1] = 1e4, -1e4
     if form == "index":
         target = np.array([0, 1, 2, 3, 4, 6])
     else:
         target = RNG.dirichlet(np.ones(7), size=6).astype(np.float16)
-    for reduction in REDUCTIONS:
-        loss, grad = xent_value_and_grad("cross_entropy", x, target, reduction=reduction)
-        assert loss.dtype == np.float16 and grad.dtype == np.float16
-        t64 = target.astype(np.float64) if form == "probabilities" else target
-        exact, exact_grad = torch_value_and_grad(
-            torch, "cross_entropy", x.astype(np.float64), t64, reduction=reduction
-        )
-        # one rounding to float16 of a float32 computation
-        np.testing.assert_allclose(loss, exact, rtol=float(np.finfo(np.float16).eps), atol=0)
-        np.testing.assert_allclose(grad, exact_grad, **tol(np.float16, 1))
-        # and PyTorch's own float16 result, within its own rounding
-        half, _ = torch_value_and_grad(torch, "cross_entropy", x, target, reduction=reduction)
-        np.testing.assert_allclose(loss, half, **tol(np.float16, 4))
+    loss, grad = xent_value_and_grad("cross_entropy", x, target, reduction=reduction)
+    assert loss.dtype == np.float16 and grad.dtype == np.float16
+    t64 = target.astype(np.float64) if form == "probabilities" else target
+    exact, exact_grad = torch_value_and_grad(
+        torch, "cross_entropy", x.astype(np.float64), t64, reduction=reduction
+    )
+    # one rounding to float16 of a float32 computation
+    np.testing.assert_allclose(loss, exact, rtol=float(np.finfo(np.float16).eps), atol=0)
+    np.testing.assert_allclose(grad, exact_grad, **tol(np.float16, 1))
+    # and PyTorch's own float16 result, within its own rounding
+    half, _ = torch_value_and_grad(torch, "cross_entropy", x, target, reduction=reduction)
+    np.testing.assert_allclose(loss, half, **tol(np.float16, 4))
 
 
 def test_bfloat16_torch_tensors_are_computed_in_float32(torch):
@@ -563,17 +538,18 @@ def test_bfloat16_torch_tensors_are_computed_in_float32(torch):
     np.testing.assert_allclose(loss.double().numpy(), exact.numpy(), rtol=2.0**-8, atol=0)
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("form", ["index", "probabilities"])
-def test_one_class_gives_zero(torch, form):
+def test_one_class_gives_zero(torch, form, reduction):
     x = RNG.normal(size=(4, 1))
     target = np.zeros(4, dtype=np.int64) if form == "index" else np.ones((4, 1))
-    for reduction in REDUCTIONS:
-        assert_matches_torch(torch, "cross_entropy", x, target, reduction=reduction)
-        assert np.all(xent.cross_entropy(x, target, reduction=reduction) == 0)
+    assert_matches_torch(torch, "cross_entropy", x, target, reduction=reduction)
+    assert np.all(xent.cross_entropy(x, target, reduction=reduction) == 0)
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("form", ["index", "probabilities"])
-def test_fifty_thousand_classes_match_torch_in_float64(torch, form):
+def test_fifty_thousand_classes_match_torch_in_float64(torch, form, reduction):
     """float32 against PyTorch in float64: PyTorch's own float32 gradient is off by
     ~1e-5 here (sums over 50 000 classes), xent's by ~1e-8."""
     x = RNG.normal(scale=5.0, size=(3, 50_000)).astype(np.float32)
@@ -581,16 +557,15 @@ def test_fifty_thousand_classes_match_torch_in_float64(torch, form):
         target = np.array([0, 49_999, 12_345])
     else:
         target = RNG.dirichlet(np.ones(50_000), size=3).astype(np.float32)
-    for reduction in REDUCTIONS:
-        kwargs = {"label_smoothing": 0.1, "reduction": reduction}
-        loss, grad = xent_value_and_grad("cross_entropy", x, target, **kwargs)
-        t64 = target if form == "index" else target.astype(np.float64)
-        exact, exact_grad = torch_value_and_grad(
-            torch, "cross_entropy", x.astype(np.float64), t64, **kwargs
-        )
-        assert loss.dtype == grad.dtype == np.float32
-        np.testing.assert_allclose(loss, exact, **tol(np.float32, 64))
-        np.testing.assert_allclose(grad, exact_grad, **tol(np.float32, 64))
+    kwargs = {"label_smoothing": 0.1, "reduction": reduction}
+    loss, grad = xent_value_and_grad("cross_entropy", x, target, **kwargs)
+    t64 = target if form == "index" else target.astype(np.float64)
+    exact, exact_grad = torch_value_and_grad(
+        torch, "cross_entropy", x.astype(np.float64), t64, **kwargs
+    )
+    assert loss.dtype == grad.dtype == np.float32
+    np.testing.assert_allclose(loss, exact, **tol(np.float32, 64))
+    np.testing.assert_allclose(grad, exact_grad, **tol(np.float32, 64))
 
 
 # --------------------------------------------------------------------------- bad input

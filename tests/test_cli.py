@@ -19,6 +19,7 @@ pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 pytest.importorskip("pyarrow.csv")
 
+from kernel_helpers import extension  # noqa: E402
 from xent import cli  # noqa: E402  (after the importorskip of its dependencies)
 from xent.cli import _batches, _engines, _job, _report, _sources  # noqa: E402
 
@@ -199,6 +200,7 @@ def test_report_matches_float64_reference(tmp_path, capsys, data, kind, case):
 def test_report_is_the_same_without_the_kernels(tmp_path, capsys, data, case, monkeypatch):
     """The compiled sums (one fused pass) and the reference path (XENT_DISABLE_KERNELS)
     give the same report and per-row losses, to the compute dtype's rounding."""
+    extension()  # without the kernels both runs would be the reference
     flags, _, (x, y, w) = CASES[case]
     names = [c for c in (x, y, w) if c is not None]
     path = write(tmp_path / "preds.parquet", "parquet", {c: data[c] for c in names})

@@ -12,7 +12,8 @@ import pytest
 
 import kernel_helpers as kh
 import xent
-from kernel_helpers import assert_close, extension
+from helpers import assert_close, eps
+from kernel_helpers import extension
 from xent._kernels import DECLINED, _ops, _state
 
 isa = kh.isa_fixture
@@ -117,7 +118,7 @@ def assert_sums_close(got, expected, dtype, ulps=ULPS):
         if math.isinf(b):
             assert a == b, name
             continue
-        bound = ulps * kh.eps(dtype) * abs(b) + 1e-300
+        bound = ulps * eps(dtype) * abs(b) + 1e-300
         assert abs(a - b) <= bound, f"{name}: {a!r} vs {b!r}"
 
 
@@ -162,7 +163,7 @@ def test_hard_labels_count_positives_exactly(isa, dtype, case):
 # float64 values are added with compensation (TwoSum per lane): the exact sum rounded
 # about once; float32 values are widened and added in plain float64 lanes of at most one
 # block (32768 values) before the compensated combination of the blocks.
-SUM_ERROR = {np.float32: 32768 * kh.eps(np.float64), np.float64: 4 * kh.eps(np.float64)}
+SUM_ERROR = {np.float32: 32768 * eps(np.float64), np.float64: 4 * eps(np.float64)}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -188,7 +189,7 @@ def test_sums_are_float64_sums_of_the_rows(isa, dtype, weighted):
     for name, value in expected.items():
         assert abs(getattr(sums, name) - value) <= SUM_ERROR[dtype] * value, name
     reference_wp = exact(wp * (1.0 if w is None else w))
-    assert sums.weighted_predictions == pytest.approx(reference_wp, rel=ULPS * kh.eps(dtype))
+    assert sums.weighted_predictions == pytest.approx(reference_wp, rel=ULPS * eps(dtype))
 
 
 @pytest.mark.parametrize("size", [0, 1, 3, 4, 7, 8, 15, 16, 17, 31, 33], ids=lambda n: f"n{n}")
@@ -224,13 +225,6 @@ def test_infinite_logits(isa, dtype):
 
 
 # --------------------------------------------------------------------------- determinism
-
-
-@pytest.fixture
-def restore_threads():
-    before = xent.get_num_threads()
-    yield
-    xent.set_num_threads(before)
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import kernel_helpers as kh
-from kernel_helpers import assert_close, extension
+from helpers import assert_close
+from kernel_helpers import extension
 from xent._kernels import DECLINED, softmax_cross_entropy
 
 isa = kh.isa_fixture

@@ -30,6 +30,7 @@ KERNEL_TESTS = [
     "tests/test_kernel_softmax.py",
     "tests/test_kernel_threads.py",
     "tests/test_kernel_eval.py",
+    "tests/test_kernel_autograd.py",
 ]
 FLAGS = [
     "-fPIC",

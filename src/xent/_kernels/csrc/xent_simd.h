@@ -1,52 +1,49 @@
-/* Vector abstraction: one set of names, three instruction sets, two dtypes.
+/* Vector abstraction: one set of names, one block per instruction set, two dtypes.
  *
- * Include with XENT_ISA set to XENT_ISA_BASELINE, XENT_ISA_AVX2 or XENT_ISA_AVX512
- * and XENT_F64 set to 0 (float32) or 1 (float64). The kernel bodies
- * (xent_math.h, xent_binary.h, xent_softmax.h) are written once against these
- * names. Every operation is explicit: no operation is fused unless written as
- * VFMA/VFNMA (the extension is compiled with -ffp-contract=off).
+ * Included by isa_kernels.c, compiled with XENT_ISA_NAME (a row of xent_isas.h),
+ * XENT_ISA_<name> defined, and XENT_F64 set to 0 (float32) or 1 (float64). The
+ * kernel bodies (xent_math.h, xent_acc.h, xent_binary.h, xent_eval.h,
+ * xent_softmax.h) are written once against these names. Every operation is
+ * explicit: no operation is fused unless written as VFMA/VFNMA (the extension is
+ * compiled with -ffp-contract=off).
  *
  *   T  element type, V vector of W elements, VM lane mask, VI same-width integers
  *   VBLEND(m, a, b) = m ? b : a (per lane)
  *   VMAX(a, b) / VMIN(a, b) return b when either is nan (x86 semantics, kept in
  *   the baseline too): VMAX(c, x) propagates a nan x.
- *   VD is the double vector used to accumulate sums (float32 values are widened).
+ *   VD is the double vector of WD lanes used to accumulate sums (float32 values
+ *   are widened: VD_LO / VD_HI, the first and second half of a V).
  *   VALIGN: the alignment (bytes) at which a vector load splits no cache line;
  *   VSHIFT2(a, b, VSHIFT_INDEX(k)): lanes k .. k + W - 1 of the concatenation (a, b),
  *   0 <= k < W: a vector at an unaligned address from two aligned loads.
+ *   Optional: VSCALEF(p, n) = p 2^n, VRECIP(a) ~ 1 / a, VMULZ(m, a, b) = m ? a b : 0.
+ *
+ * An instruction set is one block below, #if defined(XENT_ISA_<name>), defining
+ * all of these; SFX(name) appends _<name>_f32 / _<name>_f64 to the kernels' names.
  */
-
-#undef T
-#undef V
-#undef VM
-#undef VI
-#undef W
-#undef SFX
-#undef VALIGN
-#undef VSHIFT_INDEX
-#undef VSHIFT2
-
-#define XENT_ISA_BASELINE 1
-#define XENT_ISA_AVX2 2
-#define XENT_ISA_AVX512 3
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-#if XENT_ISA == XENT_ISA_AVX512 || XENT_ISA == XENT_ISA_AVX2
-#include <immintrin.h>
+#if XENT_F64
+#define XENT_DT f64
+#else
+#define XENT_DT f32
 #endif
+#define XENT_SFX_(name, isa, dt) name##_##isa##_##dt
+#define XENT_SFX(name, isa, dt) XENT_SFX_(name, isa, dt)
+#define SFX(name) XENT_SFX(name, XENT_ISA_NAME, XENT_DT)
 
 /* ------------------------------------------------------------------ AVX-512 */
-#if XENT_ISA == XENT_ISA_AVX512
+#if defined(XENT_ISA_avx512)
+#include <immintrin.h>
 #if !XENT_F64
 #define T float
 #define V __m512
 #define VM __mmask16
 #define VI __m512i
 #define W 16
-#define SFX(name) name##_avx512_f32
 #define VLOAD(p) _mm512_loadu_ps(p)
 #define VSTORE(p, v) _mm512_storeu_ps((p), (v))
 #define VLOADN(p, r) _mm512_maskz_loadu_ps(VMASK_FIRST(r), (p))
@@ -92,7 +89,6 @@ static inline __m512 xent_recip_avx512_f32(__m512 a) {
 #define VM __mmask8
 #define VI __m512i
 #define W 8
-#define SFX(name) name##_avx512_f64
 #define VLOAD(p) _mm512_loadu_pd(p)
 #define VSTORE(p, v) _mm512_storeu_pd((p), (v))
 #define VLOADN(p, r) _mm512_maskz_loadu_pd(VMASK_FIRST(r), (p))
@@ -128,6 +124,16 @@ static inline __m512 xent_recip_avx512_f32(__m512 a) {
 #define VSHIFT2(a, b, idx) _mm512_permutex2var_pd((a), (idx), (b))
 #endif
 #define VALIGN 64
+#define VD __m512d
+#define WD 8
+#define VD_ZERO() _mm512_setzero_pd()
+#define VD_ADD _mm512_add_pd
+#define VD_SUB _mm512_sub_pd
+#define VD_STORE(p, v) _mm512_storeu_pd((p), (v))
+#if !XENT_F64
+#define VD_LO(v) _mm512_cvtps_pd(_mm512_castps512_ps256(v))
+#define VD_HI(v) _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)))
+#endif
 #define VM_AND(a, b) ((a) & (b))
 #define VM_OR(a, b) ((a) | (b))
 #define VM_ANDNOT(a, b) ((VM)(~(a) & (b))) /* !a && b */
@@ -141,13 +147,13 @@ static inline __m512 xent_recip_avx512_f32(__m512 a) {
 #define C_UNORD _CMP_UNORD_Q
 
 /* ------------------------------------------------------------------ AVX2 + FMA */
-#elif XENT_ISA == XENT_ISA_AVX2
+#elif defined(XENT_ISA_avx2)
+#include <immintrin.h>
 #if !XENT_F64
 #define T float
 #define V __m256
 #define VI __m256i
 #define W 8
-#define SFX(name) name##_avx2_f32
 #define VLOAD(p) _mm256_loadu_ps(p)
 #define VSTORE(p, v) _mm256_storeu_ps((p), (v))
 #define VLOADN(p, r) _mm256_maskload_ps((p), _mm256_castps_si256(VMASK_FIRST(r)))
@@ -186,7 +192,6 @@ static inline __m512 xent_recip_avx512_f32(__m512 a) {
 #define V __m256d
 #define VI __m256i
 #define W 4
-#define SFX(name) name##_avx2_f64
 #define VLOAD(p) _mm256_loadu_pd(p)
 #define VSTORE(p, v) _mm256_storeu_pd((p), (v))
 #define VLOADN(p, r) _mm256_maskload_pd((p), _mm256_castpd_si256(VMASK_FIRST(r)))
@@ -229,6 +234,16 @@ static inline __m512 xent_recip_avx512_f32(__m512 a) {
 #define VMASK_COUNT(m) __builtin_popcount((unsigned)VMASK_BITS(m))
 #define VMASK_ANY(m) (VMASK_BITS(m) != 0)
 #define VALIGN 32
+#define VD __m256d
+#define WD 4
+#define VD_ZERO() _mm256_setzero_pd()
+#define VD_ADD _mm256_add_pd
+#define VD_SUB _mm256_sub_pd
+#define VD_STORE(p, v) _mm256_storeu_pd((p), (v))
+#if !XENT_F64
+#define VD_LO(v) _mm256_cvtps_pd(_mm256_castps256_ps128(v))
+#define VD_HI(v) _mm256_cvtps_pd(_mm256_extractf128_ps((v), 1))
+#endif
 #ifndef XENT_SHIFT2_AVX2
 #define XENT_SHIFT2_AVX2
 /* 32-bit lanes idx[q] (0..15) of the concatenation (a, b) */
@@ -247,15 +262,13 @@ static inline __m256 xent_shift2_avx2(__m256 a, __m256 b, __m256i idx) {
 #define C_UNORD _CMP_UNORD_Q
 
 /* ------------------------------------------------------------------ portable baseline */
-#else
+#elif defined(XENT_ISA_baseline)
 #if !XENT_F64
 #define T float
 #define VI uint32_t
-#define SFX(name) name##_baseline_f32
 #else
 #define T double
 #define VI uint64_t
-#define SFX(name) name##_baseline_f64
 #endif
 #define V T
 #define VM int
@@ -328,6 +341,17 @@ static inline T SFX(xent_i_as)(VI i) {
 #define VALIGN ((int)sizeof(T)) /* one element: every vector is aligned */
 #define VSHIFT_INDEX(k) ((VI)(k))
 #define VSHIFT2(a, b, idx) ((void)(b), (a))
+#define VD double
+#define WD 1
+#define VD_ZERO() 0.0
+#define VD_ADD(a, b) ((a) + (b))
+#define VD_SUB(a, b) ((a) - (b))
+#define VD_STORE(p, v) (*(p) = (v))
+#if !XENT_F64
+#define VD_LO(v) ((double)(v))
+#endif
+#else
+#error "XENT_ISA_<name>: no vector vocabulary for this instruction set in xent_simd.h"
 #endif
 
 /* ------------------------------------------------------------------ derived */

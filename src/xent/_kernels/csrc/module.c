@@ -223,7 +223,7 @@ static PyObject *py_binary(PyObject *self, PyObject *args) {
                           &pw_period, &oloss, &ograd, &has_ignore, &ignore, &ls, &alpha, &gamma,
                           &mean, &nthreads))
         return NULL;
-    if (op < XENT_OP_BCE_LOGITS || op > XENT_OP_FOCAL)
+    if (op < 0 || op >= XENT_OP_COUNT)
         return PyErr_Format(PyExc_ValueError, "unknown binary kernel %d", op);
     buffer bx, by, bw, bpw, bl, bg;
     bx.held = by.held = bw.held = bpw.held = bl.held = bg.held = 0;
@@ -296,7 +296,7 @@ static PyObject *py_eval(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "iOOOOnOdddi", &op, &ox, &oy, &ow, &opw, &pw_period, &oloss, &ls,
                           &alpha, &gamma, &nthreads))
         return NULL;
-    if (op < XENT_OP_BCE_LOGITS || op > XENT_OP_FOCAL)
+    if (op < 0 || op >= XENT_OP_COUNT)
         return PyErr_Format(PyExc_ValueError, "unknown binary kernel %d", op);
     buffer bx, by, bw, bpw, bl;
     bx.held = by.held = bw.held = bpw.held = bl.held = 0;
@@ -678,13 +678,38 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_xentc",
                                     "xent's compiled loss kernels.", -1, methods,
                                     NULL, NULL, NULL, NULL};
 
+/* BINARY_OPS: {python name: op number} from xent_ops.h, the first argument of
+ * binary() and eval(). */
+static int add_binary_ops(PyObject *m) {
+    PyObject *ops = PyDict_New();
+    if (!ops) return -1;
+#define XENT_OP_ITEM(NAME, fn, pyname)                                                          \
+    {                                                                                           \
+        PyObject *number = PyLong_FromLong(XENT_OP_##NAME);                                     \
+        if (!number || PyDict_SetItemString(ops, pyname, number) < 0) {                         \
+            Py_XDECREF(number);                                                                 \
+            Py_DECREF(ops);                                                                     \
+            return -1;                                                                          \
+        }                                                                                       \
+        Py_DECREF(number);                                                                      \
+    }
+    XENT_BINARY_OPS(XENT_OP_ITEM)
+#undef XENT_OP_ITEM
+    if (PyModule_AddObject(m, "BINARY_OPS", ops) < 0) {
+        Py_DECREF(ops);
+        return -1;
+    }
+    return 0;
+}
+
 PyMODINIT_FUNC PyInit__xentc(void) {
     select_best_isa();
     cache_lock = PyThread_allocate_lock();
     if (!cache_lock || PyType_Ready(&BufferType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
-    if (PyModule_AddIntConstant(m, "CACHE_MIN_BYTES", CACHE_MIN_BYTES) < 0) {
+    if (PyModule_AddIntConstant(m, "CACHE_MIN_BYTES", CACHE_MIN_BYTES) < 0 ||
+        add_binary_ops(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

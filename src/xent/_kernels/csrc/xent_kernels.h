@@ -14,8 +14,7 @@
 #endif
 
 #include "xent_isas.h"
-
-enum { XENT_OP_BCE_LOGITS = 0, XENT_OP_BCE_PROBS = 1, XENT_OP_FOCAL = 2 };
+#include "xent_ops.h" /* the op numbers: XENT_OP_<NAME>, XENT_OP_COUNT */
 
 /* One block's share of a reduction: a compensated sum (hi + lo) and, with an
  * ignore_index, the number of elements that were not ignored. Blocks are a
@@ -29,7 +28,7 @@ typedef struct {
 /* Elementwise binary losses over n elements (all arrays contiguous, same dtype).
  * w and pw (may be NULL) are periodic: element i uses w[i % w_period]. */
 typedef struct {
-    int op;
+    int op; /* XENT_OP_<NAME>, a row of xent_ops.h */
     int64_t n, block;
     const void *x, *y, *w, *pw;
     int64_t w_period, pw_period;

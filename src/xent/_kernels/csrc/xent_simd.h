@@ -263,6 +263,133 @@ static inline __m256 xent_shift2_avx2(__m256 a, __m256 b, __m256i idx) {
 
 /* ------------------------------------------------------------------ portable baseline */
 #elif defined(XENT_ISA_baseline)
+#if defined(__GNUC__) || defined(__clang__)
+/* 16-byte GCC/Clang vectors (4 floats, 2 doubles): SSE2 on x86-64, NEON on arm64,
+ * whatever the compiler makes of them elsewhere. C has no vector ?:, so blends are
+ * bitwise on the comparisons' all-ones/all-zeros integer lanes. */
+#if !XENT_F64
+#define T float
+#define W 4
+typedef float xent_gv_f32 __attribute__((vector_size(16)));
+typedef int32_t xent_gm_f32 __attribute__((vector_size(16)));
+typedef uint32_t xent_gi_f32 __attribute__((vector_size(16)));
+#define V xent_gv_f32
+#define VM xent_gm_f32
+#define VI xent_gi_f32
+#define XENT_IOTA ((VM){0, 1, 2, 3})
+#define XENT_GU uint32_t
+#define VSQRT_1 sqrtf
+#else
+#define T double
+#define W 2
+typedef double xent_gv_f64 __attribute__((vector_size(16)));
+typedef int64_t xent_gm_f64 __attribute__((vector_size(16)));
+typedef uint64_t xent_gi_f64 __attribute__((vector_size(16)));
+#define V xent_gv_f64
+#define VM xent_gm_f64
+#define VI xent_gi_f64
+#define XENT_IOTA ((VM){0, 1})
+#define XENT_GU uint64_t
+#define VSQRT_1 sqrt
+#endif
+typedef double xent_gvd __attribute__((vector_size(16)));
+static inline V SFX(gload)(const T *p) {
+    V v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void SFX(gstore)(T *p, V v) { memcpy(p, &v, sizeof v); }
+static inline V SFX(gloadn)(const T *p, int r) { /* r < W elements, the rest 0 */
+    T b[W] = {0};
+    memcpy(b, p, (size_t)r * sizeof(T));
+    return SFX(gload)(b);
+}
+static inline void SFX(gstoren)(T *p, V v, int r) { memcpy(p, &v, (size_t)r * sizeof(T)); }
+#define VLOAD(p) SFX(gload)(p)
+#define VSTORE(p, v) SFX(gstore)((p), (v))
+#define VLOADN(p, r) SFX(gloadn)((p), (r))
+#define VSTOREN(p, v, r) SFX(gstoren)((p), (v), (r))
+#define VSET1(s) ((V){0} + (T)(s))
+#define VADD(a, b) ((a) + (b))
+#define VSUB(a, b) ((a) - (b))
+#define VMUL(a, b) ((a) * (b))
+#define VDIV(a, b) ((a) / (b))
+/* unfused, as the -ffp-contract=off build keeps it (a libm fma() would be slow) */
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VFNMA(a, b, c) ((c) - (a) * (b))
+#define C_LT 1
+#define C_LE 2
+#define C_GT 3
+#define C_GE 4
+#define C_EQ 5
+#define C_NE 6
+#define C_UNORD 7
+static inline VM SFX(gcmp)(V a, V b, int op) { /* op is a constant once inlined */
+    switch (op) {
+    case C_LT: return (VM)(a < b);
+    case C_LE: return (VM)(a <= b);
+    case C_GT: return (VM)(a > b);
+    case C_GE: return (VM)(a >= b);
+    case C_EQ: return (VM)(a == b);
+    case C_NE: return ~(VM)(a == b);
+    default: return (VM)(a != a) | (VM)(b != b);
+    }
+}
+#define VCMP(a, b, op) SFX(gcmp)((a), (b), (op))
+static inline V SFX(gblend)(VM m, V a, V b) {
+    VI mi = (VI)m;
+    return (V)(((VI)a & ~mi) | ((VI)b & mi));
+}
+#define VBLEND(m, a, b) SFX(gblend)((m), (a), (b))
+/* x86's rule: b unless a > b (a < b), so b when either is nan */
+static inline V SFX(gmax)(V a, V b) { return SFX(gblend)((VM)(a > b), b, a); }
+static inline V SFX(gmin)(V a, V b) { return SFX(gblend)((VM)(a < b), b, a); }
+#define VMAX(a, b) SFX(gmax)((a), (b))
+#define VMIN(a, b) SFX(gmin)((a), (b))
+static inline V SFX(gsqrt)(V a) {
+    for (int q = 0; q < W; q++) a[q] = VSQRT_1(a[q]);
+    return a;
+}
+#define VSQRT(a) SFX(gsqrt)(a)
+#define VAS_I(v) ((VI)(v))
+#define VI_AS(i) ((V)(i))
+#define VIADD(a, b) ((a) + (b))
+#define VISET1(s) ((VI){0} + (XENT_GU)(s))
+#define VISHL(i, n) ((i) << (n))
+#define VISHR(i, n) ((i) >> (n)) /* unsigned lanes: a logical shift */
+#define VIAND(a, b) ((a) & (b))
+#define VIOR(a, b) ((a) | (b))
+#define VIXOR(a, b) ((a) ^ (b))
+#define VM_AND(a, b) ((a) & (b))
+#define VM_OR(a, b) ((a) | (b))
+#define VM_ANDNOT(a, b) (~(a) & (b)) /* !a && b */
+#define VM_ALL ((VM){0} - 1)
+#define VMASK_FIRST(k) ((VM)(XENT_IOTA < (k)))
+static inline int SFX(gcount)(VM m) { /* lanes are 0 or -1 */
+    int c = 0;
+    for (int q = 0; q < W; q++) c -= (int)m[q];
+    return c;
+}
+#define VMASK_COUNT(m) SFX(gcount)(m)
+#define VMASK_ANY(m) (SFX(gcount)(m) != 0)
+#define VALIGN ((int)sizeof(T)) /* every element-aligned vector counts as aligned: */
+#define VSHIFT_INDEX(k) VISET1(k) /* the stream's shift is 0 (plain loads) */
+#define VSHIFT2(a, b, idx) ((void)(b), (void)(idx), (a))
+#define VD xent_gvd
+#define WD 2
+#define VD_ZERO() ((VD){0})
+#define VD_ADD(a, b) ((a) + (b))
+#define VD_SUB(a, b) ((a) - (b))
+static inline void SFX(gdstore)(double *p, VD v) { memcpy(p, &v, sizeof v); }
+#define VD_STORE(p, v) SFX(gdstore)((p), (v))
+#if !XENT_F64
+static inline VD xent_glo_f32(V v) { return (VD){(double)v[0], (double)v[1]}; }
+static inline VD xent_ghi_f32(V v) { return (VD){(double)v[2], (double)v[3]}; }
+#define VD_LO(v) xent_glo_f32(v)
+#define VD_HI(v) xent_ghi_f32(v)
+#endif
+#else
+/* other compilers (MSVC): scalar code, one element per "vector" */
 #if !XENT_F64
 #define T float
 #define VI uint32_t
@@ -349,6 +476,7 @@ static inline T SFX(xent_i_as)(VI i) {
 #define VD_STORE(p, v) (*(p) = (v))
 #if !XENT_F64
 #define VD_LO(v) ((double)(v))
+#endif
 #endif
 #else
 #error "XENT_ISA_<name>: no vector vocabulary for this instruction set in xent_simd.h"

@@ -13,8 +13,8 @@ tests passed without a sanitizer report.
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +22,7 @@ import sysconfig
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 CSRC = ROOT / "src" / "xent" / "_kernels" / "csrc"
@@ -46,13 +47,27 @@ FLAGS = [
 ]
 
 
-def sources() -> list[str]:
-    """The extension's C sources, as setup.py lists them."""
-    text = (ROOT / "setup.py").read_text()
-    block = re.search(r"SOURCES = \[(.*?)\]", text, re.S)
-    if block is None:
-        raise RuntimeError("cannot find SOURCES in setup.py")
-    return re.findall(r'"([^"]+\.c)"', block.group(1))
+def load_setup() -> ModuleType:
+    """setup.py as a module (its setup() call only runs as __main__): its build plan."""
+    spec = importlib.util.spec_from_file_location("xent_setup", ROOT / "setup.py")
+    if spec is None or spec.loader is None:
+        raise RuntimeError("cannot load setup.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def compile_jobs(objects: Path) -> list[tuple[Path, Path, list[str]]]:
+    """(source, object, extra flags) for every object file setup.py builds: its
+    SOURCES once, and ISA_SOURCE once per variant of build_plan()."""
+    plan = load_setup()
+    jobs = [(CSRC / s, objects / (Path(s).stem + ".o"), []) for s in plan.SOURCES]
+    for variant in plan.build_plan(CSRC):
+        defines = [f"-D{name}={value}" for name, value in variant.macros]
+        obj = objects / f"{variant.name}.o"
+        jobs.append((CSRC / plan.ISA_SOURCE, obj, [*defines, *variant.flags]))
+    return jobs
 
 
 def runtime(cc: str, name: str) -> str:
@@ -73,15 +88,16 @@ def build(destination: Path, cc: str) -> Path:
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
     target = package / "_kernels" / f"_xentc{suffix}"
     include = sysconfig.get_paths()["include"]
-    objects = [destination / (Path(s).stem + ".o") for s in sources()]
+    jobs = compile_jobs(destination)
 
-    def compile_one(job: tuple[str, Path]) -> None:
-        source, obj = job
-        command = [cc, *FLAGS, f"-I{include}", "-c", str(CSRC / source), "-o", str(obj)]
+    def compile_one(job: tuple[Path, Path, list[str]]) -> None:
+        source, obj, extra = job
+        command = [cc, *FLAGS, *extra, f"-I{include}", "-c", str(source), "-o", str(obj)]
         subprocess.run(command, check=True)
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        list(pool.map(compile_one, zip(sources(), objects, strict=True)))
+        list(pool.map(compile_one, jobs))
+    objects = [obj for _, obj, _ in jobs]
     link = [cc, "-shared", *FLAGS, *map(str, objects), "-o", str(target)]
     subprocess.run(link, check=True)
     return target

@@ -20,55 +20,38 @@
 
 /* ------------------------------------------------------------------ instruction sets */
 
-#define XENT_ISA_TABLE(isa)                                                                     \
-    {#isa,                                                                                      \
-     xent_binary_block_##isa##_f32,                                                             \
-     xent_binary_block_##isa##_f64,                                                             \
-     xent_eval_block_##isa##_f32,                                                               \
-     xent_eval_block_##isa##_f64,                                                               \
-     xent_softmax_block_##isa##_f32,                                                            \
-     xent_softmax_block_##isa##_f64}
+/* The rows of xent_isas.h this build has (those of the architecture it targets),
+ * best first: the CPU check and the entry points of each. */
+#define XENT_ISA_CHECK(name, arch, target, check)                                              \
+    XENT_IF_##arch(static int cpu_supports_##name(void) { return (check); })
+XENT_ISAS(XENT_ISA_CHECK)
+#undef XENT_ISA_CHECK
 
-static const xent_isa_table isa_baseline = XENT_ISA_TABLE(baseline);
-#ifdef XENT_HAVE_X86_SIMD
-static const xent_isa_table isa_avx2 = XENT_ISA_TABLE(avx2);
-static const xent_isa_table isa_avx512 = XENT_ISA_TABLE(avx512);
-#endif
+#define XENT_ISA_ROW(name, arch, target, check)                                                \
+    XENT_IF_##arch({#name, cpu_supports_##name, XENT_ISA_SYMBOL(binary, name, f32),            \
+                    XENT_ISA_SYMBOL(binary, name, f64), XENT_ISA_SYMBOL(eval, name, f32),       \
+                    XENT_ISA_SYMBOL(eval, name, f64), XENT_ISA_SYMBOL(softmax, name, f32),      \
+                    XENT_ISA_SYMBOL(softmax, name, f64)}, )
+static const xent_isa_table isas[] = {XENT_ISAS(XENT_ISA_ROW)};
+#undef XENT_ISA_ROW
+#define XENT_NISAS (sizeof isas / sizeof *isas)
 
-static const xent_isa_table *isa_current = &isa_baseline;
+/* the last row (the portable one) until select_best_isa() runs */
+static const xent_isa_table *isa_current = &isas[XENT_NISAS - 1];
 
-static int cpu_supports(const char *name) {
-    if (strcmp(name, "baseline") == 0) return 1;
-#ifdef XENT_HAVE_X86_SIMD
-    __builtin_cpu_init();
-    if (strcmp(name, "avx2") == 0)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (strcmp(name, "avx512") == 0)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-               __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-    return 0;
-}
-
+/* The row of that name that this CPU can run, or NULL. */
 static const xent_isa_table *isa_by_name(const char *name) {
-    if (strcmp(name, "baseline") == 0) return &isa_baseline;
-#ifdef XENT_HAVE_X86_SIMD
-    if (strcmp(name, "avx2") == 0) return &isa_avx2;
-    if (strcmp(name, "avx512") == 0) return &isa_avx512;
-#endif
+    for (size_t i = 0; i < XENT_NISAS; i++)
+        if (strcmp(name, isas[i].name) == 0) return isas[i].cpu_supports() ? &isas[i] : NULL;
     return NULL;
 }
 
 static void select_best_isa(void) {
-    static const char *order[] = {"avx512", "avx2"};
-    for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
-        const xent_isa_table *t = isa_by_name(order[i]);
-        if (t && cpu_supports(order[i])) {
-            isa_current = t;
+    for (size_t i = 0; i < XENT_NISAS; i++)
+        if (isas[i].cpu_supports()) {
+            isa_current = &isas[i];
             return;
         }
-    }
-    isa_current = &isa_baseline;
 }
 
 /* ------------------------------------------------------------------ buffers */
@@ -240,7 +223,7 @@ static PyObject *py_binary(PyObject *self, PyObject *args) {
                           &pw_period, &oloss, &ograd, &has_ignore, &ignore, &ls, &alpha, &gamma,
                           &mean, &nthreads))
         return NULL;
-    if (op < XENT_OP_BCE_LOGITS || op > XENT_OP_FOCAL)
+    if (op < 0 || op >= XENT_OP_COUNT)
         return PyErr_Format(PyExc_ValueError, "unknown binary kernel %d", op);
     buffer bx, by, bw, bpw, bl, bg;
     bx.held = by.held = bw.held = bpw.held = bl.held = bg.held = 0;
@@ -313,7 +296,7 @@ static PyObject *py_eval(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "iOOOOnOdddi", &op, &ox, &oy, &ow, &opw, &pw_period, &oloss, &ls,
                           &alpha, &gamma, &nthreads))
         return NULL;
-    if (op < XENT_OP_BCE_LOGITS || op > XENT_OP_FOCAL)
+    if (op < 0 || op >= XENT_OP_COUNT)
         return PyErr_Format(PyExc_ValueError, "unknown binary kernel %d", op);
     buffer bx, by, bw, bpw, bl;
     bx.held = by.held = bw.held = bpw.held = bl.held = 0;
@@ -639,12 +622,11 @@ static PyObject *py_isa(PyObject *self, PyObject *noargs) {
 static PyObject *py_supported_isas(PyObject *self, PyObject *noargs) {
     (void)self;
     (void)noargs;
-    static const char *names[] = {"avx512", "avx2", "baseline"};
     PyObject *list = PyList_New(0);
     if (!list) return NULL;
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        if (!isa_by_name(names[i]) || !cpu_supports(names[i])) continue;
-        PyObject *s = PyUnicode_FromString(names[i]);
+    for (size_t i = 0; i < XENT_NISAS; i++) {
+        if (!isas[i].cpu_supports()) continue;
+        PyObject *s = PyUnicode_FromString(isas[i].name);
         if (!s || PyList_Append(list, s) != 0) {
             Py_XDECREF(s);
             Py_DECREF(list);
@@ -664,7 +646,7 @@ static PyObject *py_set_isa(PyObject *self, PyObject *args) {
         Py_RETURN_NONE;
     }
     const xent_isa_table *t = isa_by_name(name);
-    if (!t || !cpu_supports(name))
+    if (!t)
         return PyErr_Format(PyExc_ValueError,
                             "instruction set %R is not available on this CPU or build; pass one "
                             "of supported_isas() or 'best'",
@@ -696,13 +678,38 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_xentc",
                                     "xent's compiled loss kernels.", -1, methods,
                                     NULL, NULL, NULL, NULL};
 
+/* BINARY_OPS: {python name: op number} from xent_ops.h, the first argument of
+ * binary() and eval(). */
+static int add_binary_ops(PyObject *m) {
+    PyObject *ops = PyDict_New();
+    if (!ops) return -1;
+#define XENT_OP_ITEM(NAME, fn, pyname)                                                          \
+    {                                                                                           \
+        PyObject *number = PyLong_FromLong(XENT_OP_##NAME);                                     \
+        if (!number || PyDict_SetItemString(ops, pyname, number) < 0) {                         \
+            Py_XDECREF(number);                                                                 \
+            Py_DECREF(ops);                                                                     \
+            return -1;                                                                          \
+        }                                                                                       \
+        Py_DECREF(number);                                                                      \
+    }
+    XENT_BINARY_OPS(XENT_OP_ITEM)
+#undef XENT_OP_ITEM
+    if (PyModule_AddObject(m, "BINARY_OPS", ops) < 0) {
+        Py_DECREF(ops);
+        return -1;
+    }
+    return 0;
+}
+
 PyMODINIT_FUNC PyInit__xentc(void) {
     select_best_isa();
     cache_lock = PyThread_allocate_lock();
     if (!cache_lock || PyType_Ready(&BufferType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
-    if (PyModule_AddIntConstant(m, "CACHE_MIN_BYTES", CACHE_MIN_BYTES) < 0) {
+    if (PyModule_AddIntConstant(m, "CACHE_MIN_BYTES", CACHE_MIN_BYTES) < 0 ||
+        add_binary_ops(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

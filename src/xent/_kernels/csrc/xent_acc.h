@@ -3,41 +3,8 @@
  * The binary kernels add two vectors of losses (elements j and j + W) in T
  * before they come here: one more rounding of half an ulp per pair, for half the
  * widening work, and no error that grows with the length. The lanes are combined
- * in a fixed order, so a block's sum depends only on the block's data. */
-
-#if XENT_ISA == XENT_ISA_AVX512
-#define VD __m512d
-#define WD 8
-#define VD_ZERO() _mm512_setzero_pd()
-#define VD_ADD _mm512_add_pd
-#define VD_SUB _mm512_sub_pd
-#define VD_STORE(p, v) _mm512_storeu_pd((p), (v))
-#if !XENT_F64
-#define VD_LO(v) _mm512_cvtps_pd(_mm512_castps512_ps256(v))
-#define VD_HI(v) _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)))
-#endif
-#elif XENT_ISA == XENT_ISA_AVX2
-#define VD __m256d
-#define WD 4
-#define VD_ZERO() _mm256_setzero_pd()
-#define VD_ADD _mm256_add_pd
-#define VD_SUB _mm256_sub_pd
-#define VD_STORE(p, v) _mm256_storeu_pd((p), (v))
-#if !XENT_F64
-#define VD_LO(v) _mm256_cvtps_pd(_mm256_castps256_ps128(v))
-#define VD_HI(v) _mm256_cvtps_pd(_mm256_extractf128_ps((v), 1))
-#endif
-#else
-#define VD double
-#define WD 1
-#define VD_ZERO() 0.0
-#define VD_ADD(a, b) ((a) + (b))
-#define VD_SUB(a, b) ((a) - (b))
-#define VD_STORE(p, v) (*(p) = (v))
-#if !XENT_F64
-#define VD_LO(v) ((double)(v))
-#endif
-#endif
+ * in a fixed order, so a block's sum depends only on the block's data. The
+ * double vectors (VD, WD lanes) come from xent_simd.h. */
 
 typedef struct {
     VD a, b; /* float32: the two widened halves; float64: sum and compensation */

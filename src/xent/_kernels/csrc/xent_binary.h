@@ -47,61 +47,92 @@ XENT_INLINE V SFX(softplus_pair)(V a, V x, V neg, V pos, V l1p, int any_pw) {
     return any_pw ? VFMA(VADD(neg, pos), l1p, ax) : VADD(ax, l1p);
 }
 
-/* The target after ignore_index (-> 0) and label smoothing; *valid: not ignored. */
-XENT_INLINE V SFX(target)(const SFX(bconst) * k, V y, int X, VM *valid) {
-    if (X && k->has_ignore) {
-        *valid = VCMP(y, k->ignore, C_NE);
-        y = VSELZERO(*valid, y);
+/* The per-vector functions of the losses (SFX(<fn>_one), a row of xent_ops.h each):
+ *   SFX(result) SFX(<fn>_one)(const SFX(bconst) *k, SFX(operands) in, xent_want f)
+ * in: one vector each of x, y, the weight and pos_weight (1 where absent); f: what
+ * is wanted, constants once inlined. They return the loss, and as f asks the
+ * gradient (f.G), the mask of the lanes not ignored (f.X with an ignore_index; all
+ * lanes otherwise) and the probability (f.prob: sigmoid(x) or x, for xent eval). */
+typedef struct {
+    V x, y, w, pw;
+} SFX(operands);
+
+#ifndef XENT_WANT_DEFINED
+#define XENT_WANT_DEFINED
+typedef struct {
+    int G;      /* the gradient */
+    int X;      /* any of weight, pos_weight, ignore_index, label smoothing (0: none) */
+    int has_w;  /* with X: a weight */
+    int has_pw; /* with X: a pos_weight */
+    int prob;   /* the probability */
+} xent_want;
+#endif
+
+typedef struct {
+    V loss, grad, prob;
+    VM valid;
+} SFX(result);
+
+XENT_INLINE SFX(result) SFX(result_init)(void) {
+    SFX(result) r;
+    r.loss = r.grad = r.prob = VZERO();
+    r.valid = VM_ALL;
+    return r;
+}
+
+/* The target after ignore_index (-> 0) and label smoothing; r->valid: not ignored. */
+XENT_INLINE V SFX(target)(const SFX(bconst) * k, V y, xent_want f, SFX(result) * r) {
+    if (f.X && k->has_ignore) {
+        r->valid = VCMP(y, k->ignore, C_NE);
+        y = VSELZERO(r->valid, y);
     }
-    if (X && k->smooth) y = VADD(VMUL(y, k->keep), k->add);
+    if (f.X && k->smooth) y = VADD(VMUL(y, k->keep), k->add);
     return y;
 }
 
 /* weight, ignore mask and gradient scale, in the reference's order */
-XENT_INLINE V SFX(finish)(const SFX(bconst) * k, V loss, V *g, V w, VM valid, int G, int X,
-                          int has_w) {
-    if (X && has_w) {
-        loss = VMUL(loss, w);
-        if (G) *g = VMUL(*g, w);
+XENT_INLINE void SFX(finish)(const SFX(bconst) * k, SFX(result) * r, V w, xent_want f) {
+    if (f.X && f.has_w) {
+        r->loss = VMUL(r->loss, w);
+        if (f.G) r->grad = VMUL(r->grad, w);
     }
-    if (X && k->has_ignore) {
-        loss = VSELZERO(valid, loss);
-        if (G) *g = VSELZERO(valid, *g);
+    if (f.X && k->has_ignore) {
+        r->loss = VSELZERO(r->valid, r->loss);
+        if (f.G) r->grad = VSELZERO(r->valid, r->grad);
     }
-    if (G && k->scale) *g = VMUL(*g, k->gscale);
-    return loss;
+    if (f.G && k->scale) r->grad = VMUL(r->grad, k->gscale);
 }
 
-XENT_INLINE V SFX(logits_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, int X,
-                              int has_w, int has_pw, V *g, VM *valid, V *prob) {
-    y = SFX(target)(k, y, X, valid);
+XENT_INLINE SFX(result) SFX(logits_one)(const SFX(bconst) * k, SFX(operands) in, xent_want f) {
+    SFX(result) r = SFX(result_init)();
+    V x = in.x, y = SFX(target)(k, in.y, f, &r);
     V one = VSET1(1);
     V neg = VSUB(one, y);
-    V pos = (X && has_pw) ? VMUL(pw, y) : y;
+    V pos = (f.X && f.has_pw) ? VMUL(in.pw, y) : y;
     V e = SFX(vexp_nonpos)(VNABS(x));
     V u = VADD(one, e);
     /* 1 / u: the sigmoid, and float64's log1p (which needs it exact) */
-    V big = XENT_F64 ? VDIV(one, u) : (G || prob) ? VRECIP(u) : one;
+    V big = XENT_F64 ? VDIV(one, u) : (f.G || f.prob) ? VRECIP(u) : one;
     VM nonneg = VCMP(x, VZERO(), C_GE);
-    if (prob) *prob = VBLEND(nonneg, VMUL(e, big), big); /* sigmoid(x) */
+    if (f.prob) r.prob = VBLEND(nonneg, VMUL(e, big), big); /* sigmoid(x) */
     V l1p = SFX(vlog1p_unit)(e, u, big);
     V npos = VNEG(pos);
     V a = VBLEND(nonneg, npos, neg); /* x >= 0 ? 1 - y : -p y */
-    V loss = SFX(softplus_pair)(a, x, neg, pos, l1p, X && has_pw);
-    if (G) {
+    r.loss = SFX(softplus_pair)(a, x, neg, pos, l1p, f.X && f.has_pw);
+    if (f.G) {
         /* (1 - y) s(x) - p y s(-x) = big (a + b e): with s(|x|) = big, s(-|x|) = e big */
         V b = VBLEND(nonneg, neg, npos);
-        *g = VMUL(big, VFMA(b, e, a));
+        r.grad = VMUL(big, VFMA(b, e, a));
     }
-    return SFX(finish)(k, loss, g, w, *valid, G, X, has_w);
+    SFX(finish)(k, &r, in.w, f);
+    return r;
 }
 
-XENT_INLINE V SFX(probs_one)(const SFX(bconst) * k, V p, V y, V w, V pw, int G, int X,
-                             int has_w, int has_pw, V *g, VM *valid, V *prob) {
-    (void)pw;
-    (void)has_pw;
-    if (prob) *prob = p;
-    y = SFX(target)(k, y, X, valid);
+XENT_INLINE SFX(result) SFX(probs_one)(const SFX(bconst) * k, SFX(operands) in, xent_want f) {
+    SFX(result) r = SFX(result_init)();
+    V p = in.x;
+    if (f.prob) r.prob = p;
+    V y = SFX(target)(k, in.y, f, &r);
     V one = VSET1(1);
     V floor = VSET1(-100.0);
     VM positive = VCMP(p, VZERO(), C_GT);
@@ -110,22 +141,20 @@ XENT_INLINE V SFX(probs_one)(const SFX(bconst) * k, V p, V y, V w, V pw, int G, 
     log_p = VBLEND(positive, floor, VMAX(floor, log_p));
     V log_1mp = SFX(vlog1m)(VSELZERO(below_one, p));
     log_1mp = VBLEND(below_one, floor, VMAX(floor, log_1mp));
-    V loss = VNEG(VADD(VMUL(y, log_p), VMUL(VSUB(one, y), log_1mp)));
-    if (G) {
+    r.loss = VNEG(VADD(VMUL(y, log_p), VMUL(VSUB(one, y), log_1mp)));
+    if (f.G) {
         /* PyTorch clamps at a C++ float 1e-12 (9.99999996e-13), even for float64 */
         V denom = VMAX(VSET1((double)1e-12f), VMUL(p, VSUB(one, p)));
-        *g = VDIV(VSUB(p, y), denom);
+        r.grad = VDIV(VSUB(p, y), denom);
     }
-    return SFX(finish)(k, loss, g, w, *valid, G, X, has_w);
+    SFX(finish)(k, &r, in.w, f);
+    return r;
 }
 
-XENT_INLINE V SFX(focal_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, int X,
-                             int has_w, int has_pw, V *g, VM *valid, V *prob) {
-    (void)w;
-    (void)pw;
-    (void)has_w;
-    (void)has_pw;
-    y = SFX(target)(k, y, X, valid); /* only xent eval smooths a focal target */
+/* no weight, pos_weight or ignore_index (the front end passes none) */
+XENT_INLINE SFX(result) SFX(focal_one)(const SFX(bconst) * k, SFX(operands) in, xent_want f) {
+    SFX(result) r = SFX(result_init)();
+    V x = in.x, y = SFX(target)(k, in.y, f, &r); /* only xent eval smooths a focal target */
     V one = VSET1(1);
     V e = SFX(vexp_nonpos)(VNABS(x));
     V u = VADD(one, e);
@@ -134,7 +163,7 @@ XENT_INLINE V SFX(focal_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, 
     VM nonneg = VCMP(x, VZERO(), C_GE);
     V sig = VBLEND(nonneg, small, big);
     V sig_neg = VBLEND(nonneg, big, small);
-    if (prob) *prob = sig;
+    if (f.prob) r.prob = sig;
     V l1p = SFX(vlog1p_unit)(e, u, big);
     V neg = VSUB(one, y);
     V ce = SFX(softplus_pair)(VBLEND(nonneg, VNEG(y), neg), x, neg, y, l1p, 0);
@@ -146,7 +175,7 @@ XENT_INLINE V SFX(focal_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, 
         balance = VADD(VMUL(k->alpha, y), VMUL(k->one_minus_alpha, neg));
         loss = VMUL(balance, loss);
     }
-    if (G) {
+    if (f.G) {
         V dce = VSUB(VMUL(neg, sig), VMUL(y, sig_neg));
         V dm = VMUL(VSUB(one, VMUL(VSET1(2), y)), VMUL(sig, sig_neg));
         VM positive = VCMP(m, VZERO(), C_GT);
@@ -159,9 +188,10 @@ XENT_INLINE V SFX(focal_one)(const SFX(bconst) * k, V x, V y, V w, V pw, int G, 
         V grad = VADD(VMUL(dce, modulator), SFX(times_or_zero)(dmod, ce));
         if (k->use_alpha) grad = VMUL(balance, grad);
         if (k->scale) grad = VMUL(grad, k->gscale);
-        *g = grad;
+        r.grad = grad;
     }
-    return loss;
+    r.loss = loss;
+    return r;
 }
 
 /* An array read W elements at a time from its start p (p[j .. j + W) for j = 0, W,
@@ -204,8 +234,8 @@ XENT_INLINE void SFX(stream_load2)(const SFX(stream) * st, const T *p, int64_t j
  * the accumulator are copied to locals (vector types may alias the outputs, so
  * through pointers they would be reloaded at every store), and two vectors are
  * computed per iteration so that their long dependency chains overlap. */
-#define XENT_SEGMENT(OP)                                                                        \
-    XENT_INLINE void SFX(seg_##OP)(const SFX(bconst) * kp, const xent_binary_args *a, int64_t i, \
+#define XENT_SEGMENT(NAME, fn, pyname)                                                          \
+    XENT_INLINE void SFX(seg_##fn)(const SFX(bconst) * kp, const xent_binary_args *a, int64_t i, \
                                    int64_t len, const T *w, const T *pw, SFX(acc_t) * accp,    \
                                    int G, int L, int X) {                                       \
         const SFX(bconst) kc = *kp;                                                             \
@@ -215,87 +245,86 @@ XENT_INLINE void SFX(stream_load2)(const SFX(stream) * st, const T *p, int64_t j
         const T *x = (const T *)a->x + i, *y = (const T *)a->y + i;                            \
         T *lo = L ? (T *)a->loss + i : NULL;                                                    \
         T *go = G ? (T *)a->grad + i : NULL;                                                    \
-        int has_w = w != NULL, has_pw = pw != NULL, count = X && k->has_ignore;                 \
+        const xent_want f = {G, X, w != NULL, pw != NULL, 0};                                   \
+        int count = X && k->has_ignore;                                                         \
         V one = VSET1(1);                                                                       \
         int64_t j = 0;                                                                          \
         const SFX(stream) sx = SFX(stream_of)(x), sy = SFX(stream_of)(y);                       \
         for (; j + 2 * W <= len; j += 2 * W) {                                                  \
-            V g0 = one, g1 = one, x0, x1, y0, y1;                                               \
-            VM v0 = VM_ALL, v1 = VM_ALL;                                                        \
-            SFX(stream_load2)(&sx, x, j, len, &x0, &x1);                                        \
-            SFX(stream_load2)(&sy, y, j, len, &y0, &y1);                                        \
-            V l0 = SFX(OP##_one)(k, x0, y0, has_w ? VLOAD(w + j) : one,                         \
-                                 has_pw ? VLOAD(pw + j) : one, G, X, has_w, has_pw, &g0, &v0,   \
-                                 NULL);                                                         \
-            V l1 = SFX(OP##_one)(k, x1, y1, has_w ? VLOAD(w + j + W) : one,                     \
-                                 has_pw ? VLOAD(pw + j + W) : one, G, X, has_w, has_pw, &g1,    \
-                                 &v1, NULL);                                                    \
+            SFX(operands) in0, in1;                                                             \
+            SFX(stream_load2)(&sx, x, j, len, &in0.x, &in1.x);                                  \
+            SFX(stream_load2)(&sy, y, j, len, &in0.y, &in1.y);                                  \
+            in0.w = f.has_w ? VLOAD(w + j) : one;                                               \
+            in1.w = f.has_w ? VLOAD(w + j + W) : one;                                           \
+            in0.pw = f.has_pw ? VLOAD(pw + j) : one;                                            \
+            in1.pw = f.has_pw ? VLOAD(pw + j + W) : one;                                        \
+            SFX(result) r0 = SFX(fn##_one)(k, in0, f);                                          \
+            SFX(result) r1 = SFX(fn##_one)(k, in1, f);                                          \
             if (G) {                                                                            \
-                VSTORE(go + j, g0);                                                             \
-                VSTORE(go + j + W, g1);                                                         \
+                VSTORE(go + j, r0.grad);                                                        \
+                VSTORE(go + j + W, r1.grad);                                                    \
             }                                                                                   \
             if (L) {                                                                            \
-                VSTORE(lo + j, l0);                                                             \
-                VSTORE(lo + j + W, l1);                                                         \
+                VSTORE(lo + j, r0.loss);                                                        \
+                VSTORE(lo + j + W, r1.loss);                                                    \
             } else {                                                                            \
-                SFX(acc_add)(acc, VADD(l0, l1)); /* pairs: see xent_acc.h */                    \
+                SFX(acc_add)(acc, VADD(r0.loss, r1.loss)); /* pairs: see xent_acc.h */          \
             }                                                                                   \
-            if (count) acc->count += VMASK_COUNT(v0) + VMASK_COUNT(v1);                         \
+            if (count) acc->count += VMASK_COUNT(r0.valid) + VMASK_COUNT(r1.valid);             \
         }                                                                                       \
         for (; j + W <= len; j += W) {                                                          \
-            V g = one;                                                                          \
-            VM valid = VM_ALL;                                                                  \
-            V l = SFX(OP##_one)(k, VLOAD(x + j), VLOAD(y + j), has_w ? VLOAD(w + j) : one,      \
-                                has_pw ? VLOAD(pw + j) : one, G, X, has_w, has_pw, &g, &valid, \
-                                NULL);                                                          \
-            if (G) VSTORE(go + j, g);                                                           \
-            if (L) VSTORE(lo + j, l);                                                           \
-            else SFX(acc_add)(acc, l);                                                          \
-            if (count) acc->count += VMASK_COUNT(valid);                                        \
+            SFX(operands) in = {VLOAD(x + j), VLOAD(y + j), f.has_w ? VLOAD(w + j) : one,       \
+                                f.has_pw ? VLOAD(pw + j) : one};                                \
+            SFX(result) r = SFX(fn##_one)(k, in, f);                                            \
+            if (G) VSTORE(go + j, r.grad);                                                      \
+            if (L) VSTORE(lo + j, r.loss);                                                      \
+            else SFX(acc_add)(acc, r.loss);                                                     \
+            if (count) acc->count += VMASK_COUNT(r.valid);                                      \
         }                                                                                       \
         if (j < len) { /* the last partial vector, through zero-padded copies */                \
-            int r = (int)(len - j);                                                             \
+            int rem = (int)(len - j);                                                           \
             T bx[W], by[W], bw[W], bp[W], bl[W], bg[W];                                         \
             for (int q = 0; q < W; q++) bx[q] = by[q] = bw[q] = bp[q] = 0;                      \
-            memcpy(bx, x + j, r * sizeof(T));                                                   \
-            memcpy(by, y + j, r * sizeof(T));                                                   \
-            if (has_w) memcpy(bw, w + j, r * sizeof(T));                                        \
-            if (has_pw) memcpy(bp, pw + j, r * sizeof(T));                                      \
-            VM lanes = VMASK_FIRST(r);                                                          \
-            V g = one;                                                                          \
-            VM valid = VM_ALL;                                                                  \
-            V l = SFX(OP##_one)(k, VLOAD(bx), VLOAD(by), has_w ? VLOAD(bw) : one,               \
-                                has_pw ? VLOAD(bp) : one, G, X, has_w, has_pw, &g, &valid,      \
-                                NULL);                                                          \
+            memcpy(bx, x + j, rem * sizeof(T));                                                 \
+            memcpy(by, y + j, rem * sizeof(T));                                                 \
+            if (f.has_w) memcpy(bw, w + j, rem * sizeof(T));                                    \
+            if (f.has_pw) memcpy(bp, pw + j, rem * sizeof(T));                                  \
+            VM lanes = VMASK_FIRST(rem);                                                        \
+            SFX(operands) in = {VLOAD(bx), VLOAD(by), f.has_w ? VLOAD(bw) : one,                \
+                                f.has_pw ? VLOAD(bp) : one};                                    \
+            SFX(result) r = SFX(fn##_one)(k, in, f);                                            \
             if (G) {                                                                            \
-                VSTORE(bg, g);                                                                  \
-                memcpy(go + j, bg, r * sizeof(T));                                              \
+                VSTORE(bg, r.grad);                                                             \
+                memcpy(go + j, bg, rem * sizeof(T));                                            \
             }                                                                                   \
             if (L) {                                                                            \
-                VSTORE(bl, l);                                                                  \
-                memcpy(lo + j, bl, r * sizeof(T));                                              \
+                VSTORE(bl, r.loss);                                                             \
+                memcpy(lo + j, bl, rem * sizeof(T));                                            \
             } else                                                                              \
-                SFX(acc_add)(acc, VSELZERO(lanes, l));                                          \
-            if (count) acc->count += VMASK_COUNT(VM_AND(valid, lanes));                         \
+                SFX(acc_add)(acc, VSELZERO(lanes, r.loss));                                     \
+            if (count) acc->count += VMASK_COUNT(VM_AND(r.valid, lanes));                       \
         }                                                                                       \
         *accp = ac;                                                                             \
     }
 
-XENT_SEGMENT(logits)
-XENT_SEGMENT(probs)
-XENT_SEGMENT(focal)
+XENT_BINARY_OPS(XENT_SEGMENT)
 
 /* Specialised on G (gradient), L (elementwise loss) and X (any of weight,
- * pos_weight, ignore_index, label smoothing): the plain case carries no tests. */
-#define XENT_SEG_CASES(OP, base)                                                               \
-    case base + 0: SFX(seg_##OP)(&k, a, i, len, w, pw, &acc, 0, 0, 0); break;                  \
-    case base + 1: SFX(seg_##OP)(&k, a, i, len, w, pw, &acc, 0, 0, 1); break;                  \
-    case base + 2: SFX(seg_##OP)(&k, a, i, len, w, pw, &acc, 0, 1, 0); break;                  \
-    case base + 3: SFX(seg_##OP)(&k, a, i, len, w, pw, &acc, 0, 1, 1); break;                  \
-    case base + 4: SFX(seg_##OP)(&k, a, i, len, w, pw, &acc, 1, 0, 0); break;                  \
-    case base + 5: SFX(seg_##OP)(&k, a, i, len, w, pw, &acc, 1, 0, 1); break;                  \
-    case base + 6: SFX(seg_##OP)(&k, a, i, len, w, pw, &acc, 1, 1, 0); break;                  \
-    case base + 7: SFX(seg_##OP)(&k, a, i, len, w, pw, &acc, 1, 1, 1); break;
+ * pos_weight, ignore_index, label smoothing): the plain case carries no tests.
+ * Variant op * 8 + G * 4 + L * 2 + X. */
+#define XENT_SEG_CASE(fn, op, G, L, X)                                                          \
+    case (op) * 8 + (G) * 4 + (L) * 2 + (X):                                                    \
+        SFX(seg_##fn)(&k, a, i, len, w, pw, &acc, G, L, X);                                     \
+        break;
+#define XENT_SEG_CASES(NAME, fn, pyname)                                                        \
+    XENT_SEG_CASE(fn, XENT_OP_##NAME, 0, 0, 0)                                                  \
+    XENT_SEG_CASE(fn, XENT_OP_##NAME, 0, 0, 1)                                                  \
+    XENT_SEG_CASE(fn, XENT_OP_##NAME, 0, 1, 0)                                                  \
+    XENT_SEG_CASE(fn, XENT_OP_##NAME, 0, 1, 1)                                                  \
+    XENT_SEG_CASE(fn, XENT_OP_##NAME, 1, 0, 0)                                                  \
+    XENT_SEG_CASE(fn, XENT_OP_##NAME, 1, 0, 1)                                                  \
+    XENT_SEG_CASE(fn, XENT_OP_##NAME, 1, 1, 0)                                                  \
+    XENT_SEG_CASE(fn, XENT_OP_##NAME, 1, 1, 1)
 
 /* The segment starting at element i (< end): its length, at most end - i, such that
  * the periodic w and pw (NULL when absent) are contiguous over it from *w and *pw. */
@@ -330,9 +359,7 @@ void SFX(xent_binary_block)(const xent_binary_args *a, int64_t b, xent_partial *
         const T *w, *pw;
         int64_t len = SFX(segment)(a, i, end, &w, &pw);
         switch (variant) {
-            XENT_SEG_CASES(logits, 0)
-            XENT_SEG_CASES(probs, 8)
-            XENT_SEG_CASES(focal, 16)
+            XENT_BINARY_OPS(XENT_SEG_CASES)
         default: break;
         }
         i += len;

@@ -16,19 +16,20 @@ typedef struct {
     SFX(acc_t) s[XENT_EVAL_SUMS];
 } SFX(eval_acc);
 
-/* l for one vector; *prob receives p. OP and X are constants once inlined. */
-XENT_INLINE V SFX(eval_one)(const SFX(bconst) * k, int OP, V x, V y, V pw, int X, int has_pw,
-                            V *prob) {
-    V one = VSET1(1), g = one;
-    VM valid = VM_ALL;
+/* l for one vector (no weight, no ignore_index, no gradient) and p in r.prob.
+ * OP and X are constants once inlined. */
+#define XENT_EVAL_ONE(NAME, fn, pyname)                                                         \
+    case XENT_OP_##NAME: return SFX(fn##_one)(k, in, f);
+XENT_INLINE SFX(result) SFX(eval_one)(const SFX(bconst) * k, int OP, V x, V y, V pw, int X,
+                                      int has_pw) {
+    const xent_want f = {0, X, 0, has_pw, 1};
+    SFX(operands) in = {x, y, VSET1(1), pw};
     switch (OP) {
-    case XENT_OP_BCE_LOGITS:
-        return SFX(logits_one)(k, x, y, one, pw, 0, X, 0, has_pw, &g, &valid, prob);
-    case XENT_OP_BCE_PROBS:
-        return SFX(probs_one)(k, x, y, one, pw, 0, X, 0, has_pw, &g, &valid, prob);
-    default: return SFX(focal_one)(k, x, y, one, pw, 0, X, 0, has_pw, &g, &valid, prob);
+        XENT_BINARY_OPS(XENT_EVAL_ONE)
+    default: return SFX(result_init)();
     }
 }
+#undef XENT_EVAL_ONE
 
 /* Adds one vector's terms; returns w l (l without a weight). */
 XENT_INLINE V SFX(eval_add)(SFX(eval_acc) * acc, V l, V y, V w, V p, int has_w) {
@@ -57,13 +58,13 @@ XENT_INLINE void SFX(eval_seg)(const SFX(bconst) * kp, const xent_binary_args *a
     V one = VSET1(1);
     int64_t j = 0;
     for (; j + 2 * W <= len; j += 2 * W) {
-        V p0, p1, y0 = VLOAD(y + j), y1 = VLOAD(y + j + W);
-        V l0 = SFX(eval_one)(k, OP, VLOAD(x + j), y0, has_pw ? VLOAD(pw + j) : one, X, has_pw,
-                             &p0);
-        V l1 = SFX(eval_one)(k, OP, VLOAD(x + j + W), y1, has_pw ? VLOAD(pw + j + W) : one, X,
-                             has_pw, &p1);
-        l0 = SFX(eval_add)(&ac, l0, y0, has_w ? VLOAD(w + j) : one, p0, has_w);
-        l1 = SFX(eval_add)(&ac, l1, y1, has_w ? VLOAD(w + j + W) : one, p1, has_w);
+        V y0 = VLOAD(y + j), y1 = VLOAD(y + j + W);
+        SFX(result) r0 = SFX(eval_one)(k, OP, VLOAD(x + j), y0, has_pw ? VLOAD(pw + j) : one, X,
+                                       has_pw);
+        SFX(result) r1 = SFX(eval_one)(k, OP, VLOAD(x + j + W), y1,
+                                       has_pw ? VLOAD(pw + j + W) : one, X, has_pw);
+        V l0 = SFX(eval_add)(&ac, r0.loss, y0, has_w ? VLOAD(w + j) : one, r0.prob, has_w);
+        V l1 = SFX(eval_add)(&ac, r1.loss, y1, has_w ? VLOAD(w + j + W) : one, r1.prob, has_w);
         if (L) {
             VSTORE(lo + j, l0);
             VSTORE(lo + j + W, l1);
@@ -78,11 +79,11 @@ XENT_INLINE void SFX(eval_seg)(const SFX(bconst) * kp, const xent_binary_args *a
         if (has_w) memcpy(bw, w + j, r * sizeof(T));
         if (has_pw) memcpy(bp, pw + j, r * sizeof(T));
         VM lanes = VMASK_FIRST(r);
-        V p, yv = VLOAD(by);
-        V l = SFX(eval_one)(k, OP, VLOAD(bx), yv, has_pw ? VLOAD(bp) : one, X, has_pw, &p);
+        V yv = VLOAD(by);
+        SFX(result) res = SFX(eval_one)(k, OP, VLOAD(bx), yv, has_pw ? VLOAD(bp) : one, X, has_pw);
         /* padding lanes add zeros: their w and y are 0, l and p are cleared */
-        l = SFX(eval_add)(&ac, VSELZERO(lanes, l), yv, has_w ? VLOAD(bw) : one,
-                          VSELZERO(lanes, p), has_w);
+        V l = SFX(eval_add)(&ac, VSELZERO(lanes, res.loss), yv, has_w ? VLOAD(bw) : one,
+                            VSELZERO(lanes, res.prob), has_w);
         if (L) {
             VSTORE(bl, l);
             memcpy(lo + j, bl, r * sizeof(T));
@@ -97,11 +98,14 @@ XENT_INLINE void SFX(eval_seg)(const SFX(bconst) * kp, const xent_binary_args *a
     case ((OP) * 2 + (L)) * 4 + (X) * 2 + (HW):                                                 \
         SFX(eval_seg)(&k, a, i, len, w, pw, &acc, OP, L, X, HW, X && pw != NULL);               \
         break;
-#define XENT_EVAL_CASES(OP, L)                                                                  \
+#define XENT_EVAL_CASES_L(OP, L)                                                                \
     XENT_EVAL_CASE(OP, L, 0, 0)                                                                 \
     XENT_EVAL_CASE(OP, L, 0, 1)                                                                 \
     XENT_EVAL_CASE(OP, L, 1, 0)                                                                 \
     XENT_EVAL_CASE(OP, L, 1, 1)
+#define XENT_EVAL_CASES(NAME, fn, pyname)                                                       \
+    XENT_EVAL_CASES_L(XENT_OP_##NAME, 0)                                                        \
+    XENT_EVAL_CASES_L(XENT_OP_##NAME, 1)
 
 void SFX(xent_eval_block)(const xent_binary_args *a, int64_t b, xent_partial *out) {
     SFX(bconst) k;
@@ -116,12 +120,7 @@ void SFX(xent_eval_block)(const xent_binary_args *a, int64_t b, xent_partial *ou
         const T *w, *pw;
         int64_t len = SFX(segment)(a, i, end, &w, &pw);
         switch (variant) {
-            XENT_EVAL_CASES(XENT_OP_BCE_LOGITS, 0)
-            XENT_EVAL_CASES(XENT_OP_BCE_LOGITS, 1)
-            XENT_EVAL_CASES(XENT_OP_BCE_PROBS, 0)
-            XENT_EVAL_CASES(XENT_OP_BCE_PROBS, 1)
-            XENT_EVAL_CASES(XENT_OP_FOCAL, 0)
-            XENT_EVAL_CASES(XENT_OP_FOCAL, 1)
+            XENT_BINARY_OPS(XENT_EVAL_CASES)
         default: break;
         }
         i += len;

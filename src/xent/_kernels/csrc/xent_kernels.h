@@ -13,7 +13,8 @@
 #define XENT_INLINE static inline
 #endif
 
-enum { XENT_OP_BCE_LOGITS = 0, XENT_OP_BCE_PROBS = 1, XENT_OP_FOCAL = 2 };
+#include "xent_isas.h"
+#include "xent_ops.h" /* the op numbers: XENT_OP_<NAME>, XENT_OP_COUNT */
 
 /* One block's share of a reduction: a compensated sum (hi + lo) and, with an
  * ignore_index, the number of elements that were not ignored. Blocks are a
@@ -27,7 +28,7 @@ typedef struct {
 /* Elementwise binary losses over n elements (all arrays contiguous, same dtype).
  * w and pw (may be NULL) are periodic: element i uses w[i % w_period]. */
 typedef struct {
-    int op;
+    int op; /* XENT_OP_<NAME>, a row of xent_ops.h */
     int64_t n, block;
     const void *x, *y, *w, *pw;
     int64_t w_period, pw_period;
@@ -75,28 +76,26 @@ typedef struct {
 
 typedef void (*xent_softmax_block_fn)(const xent_softmax_args *, int64_t, xent_partial *);
 
+/* One row of xent_isas.h as the module sees it. */
 typedef struct {
     const char *name;
+    int (*cpu_supports)(void);
     xent_binary_block_fn binary_f32, binary_f64;
     xent_binary_block_fn eval_f32, eval_f64;
     xent_softmax_block_fn softmax_f32, softmax_f64;
 } xent_isa_table;
 
-#define XENT_DECLARE_ISA(isa)                                                                   \
-    void xent_binary_block_##isa##_f32(const xent_binary_args *, int64_t, xent_partial *);    \
-    void xent_binary_block_##isa##_f64(const xent_binary_args *, int64_t, xent_partial *);    \
-    void xent_eval_block_##isa##_f32(const xent_binary_args *, int64_t, xent_partial *);      \
-    void xent_eval_block_##isa##_f64(const xent_binary_args *, int64_t, xent_partial *);      \
-    void xent_softmax_block_##isa##_f32(const xent_softmax_args *, int64_t, xent_partial *);  \
-    void xent_softmax_block_##isa##_f64(const xent_softmax_args *, int64_t, xent_partial *);
-
-XENT_DECLARE_ISA(baseline)
-#if defined(__x86_64__) || defined(_M_X64)
-#if defined(__GNUC__) || defined(__clang__)
-#define XENT_HAVE_X86_SIMD 1
-XENT_DECLARE_ISA(avx2)
-XENT_DECLARE_ISA(avx512)
-#endif
-#endif
+/* The entry points of one (ISA, dtype) build of isa_kernels.c. */
+#define XENT_ISA_SYMBOL(kind, isa, dt) xent_##kind##_block_##isa##_##dt
+#define XENT_DECLARE_ISA_(isa)                                                                  \
+    void XENT_ISA_SYMBOL(binary, isa, f32)(const xent_binary_args *, int64_t, xent_partial *);  \
+    void XENT_ISA_SYMBOL(binary, isa, f64)(const xent_binary_args *, int64_t, xent_partial *);  \
+    void XENT_ISA_SYMBOL(eval, isa, f32)(const xent_binary_args *, int64_t, xent_partial *);    \
+    void XENT_ISA_SYMBOL(eval, isa, f64)(const xent_binary_args *, int64_t, xent_partial *);    \
+    void XENT_ISA_SYMBOL(softmax, isa, f32)(const xent_softmax_args *, int64_t, xent_partial *); \
+    void XENT_ISA_SYMBOL(softmax, isa, f64)(const xent_softmax_args *, int64_t, xent_partial *);
+#define XENT_DECLARE_ISA(name, arch, target, check) XENT_IF_##arch(XENT_DECLARE_ISA_(name))
+XENT_ISAS(XENT_DECLARE_ISA)
+#undef XENT_DECLARE_ISA
 
 #endif

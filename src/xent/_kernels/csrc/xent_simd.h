@@ -1,52 +1,49 @@
-/* Vector abstraction: one set of names, three instruction sets, two dtypes.
+/* Vector abstraction: one set of names, one block per instruction set, two dtypes.
  *
- * Include with XENT_ISA set to XENT_ISA_BASELINE, XENT_ISA_AVX2 or XENT_ISA_AVX512
- * and XENT_F64 set to 0 (float32) or 1 (float64). The kernel bodies
- * (xent_math.h, xent_binary.h, xent_softmax.h) are written once against these
- * names. Every operation is explicit: no operation is fused unless written as
- * VFMA/VFNMA (the extension is compiled with -ffp-contract=off).
+ * Included by isa_kernels.c, compiled with XENT_ISA_NAME (a row of xent_isas.h),
+ * XENT_ISA_<name> defined, and XENT_F64 set to 0 (float32) or 1 (float64). The
+ * kernel bodies (xent_math.h, xent_acc.h, xent_binary.h, xent_eval.h,
+ * xent_softmax.h) are written once against these names. Every operation is
+ * explicit: no operation is fused unless written as VFMA/VFNMA (the extension is
+ * compiled with -ffp-contract=off).
  *
  *   T  element type, V vector of W elements, VM lane mask, VI same-width integers
  *   VBLEND(m, a, b) = m ? b : a (per lane)
  *   VMAX(a, b) / VMIN(a, b) return b when either is nan (x86 semantics, kept in
  *   the baseline too): VMAX(c, x) propagates a nan x.
- *   VD is the double vector used to accumulate sums (float32 values are widened).
+ *   VD is the double vector of WD lanes used to accumulate sums (float32 values
+ *   are widened: VD_LO / VD_HI, the first and second half of a V).
  *   VALIGN: the alignment (bytes) at which a vector load splits no cache line;
  *   VSHIFT2(a, b, VSHIFT_INDEX(k)): lanes k .. k + W - 1 of the concatenation (a, b),
  *   0 <= k < W: a vector at an unaligned address from two aligned loads.
+ *   Optional: VSCALEF(p, n) = p 2^n, VRECIP(a) ~ 1 / a, VMULZ(m, a, b) = m ? a b : 0.
+ *
+ * An instruction set is one block below, #if defined(XENT_ISA_<name>), defining
+ * all of these; SFX(name) appends _<name>_f32 / _<name>_f64 to the kernels' names.
  */
-
-#undef T
-#undef V
-#undef VM
-#undef VI
-#undef W
-#undef SFX
-#undef VALIGN
-#undef VSHIFT_INDEX
-#undef VSHIFT2
-
-#define XENT_ISA_BASELINE 1
-#define XENT_ISA_AVX2 2
-#define XENT_ISA_AVX512 3
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-#if XENT_ISA == XENT_ISA_AVX512 || XENT_ISA == XENT_ISA_AVX2
-#include <immintrin.h>
+#if XENT_F64
+#define XENT_DT f64
+#else
+#define XENT_DT f32
 #endif
+#define XENT_SFX_(name, isa, dt) name##_##isa##_##dt
+#define XENT_SFX(name, isa, dt) XENT_SFX_(name, isa, dt)
+#define SFX(name) XENT_SFX(name, XENT_ISA_NAME, XENT_DT)
 
 /* ------------------------------------------------------------------ AVX-512 */
-#if XENT_ISA == XENT_ISA_AVX512
+#if defined(XENT_ISA_avx512)
+#include <immintrin.h>
 #if !XENT_F64
 #define T float
 #define V __m512
 #define VM __mmask16
 #define VI __m512i
 #define W 16
-#define SFX(name) name##_avx512_f32
 #define VLOAD(p) _mm512_loadu_ps(p)
 #define VSTORE(p, v) _mm512_storeu_ps((p), (v))
 #define VLOADN(p, r) _mm512_maskz_loadu_ps(VMASK_FIRST(r), (p))
@@ -92,7 +89,6 @@ static inline __m512 xent_recip_avx512_f32(__m512 a) {
 #define VM __mmask8
 #define VI __m512i
 #define W 8
-#define SFX(name) name##_avx512_f64
 #define VLOAD(p) _mm512_loadu_pd(p)
 #define VSTORE(p, v) _mm512_storeu_pd((p), (v))
 #define VLOADN(p, r) _mm512_maskz_loadu_pd(VMASK_FIRST(r), (p))
@@ -128,6 +124,16 @@ static inline __m512 xent_recip_avx512_f32(__m512 a) {
 #define VSHIFT2(a, b, idx) _mm512_permutex2var_pd((a), (idx), (b))
 #endif
 #define VALIGN 64
+#define VD __m512d
+#define WD 8
+#define VD_ZERO() _mm512_setzero_pd()
+#define VD_ADD _mm512_add_pd
+#define VD_SUB _mm512_sub_pd
+#define VD_STORE(p, v) _mm512_storeu_pd((p), (v))
+#if !XENT_F64
+#define VD_LO(v) _mm512_cvtps_pd(_mm512_castps512_ps256(v))
+#define VD_HI(v) _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)))
+#endif
 #define VM_AND(a, b) ((a) & (b))
 #define VM_OR(a, b) ((a) | (b))
 #define VM_ANDNOT(a, b) ((VM)(~(a) & (b))) /* !a && b */
@@ -141,13 +147,13 @@ static inline __m512 xent_recip_avx512_f32(__m512 a) {
 #define C_UNORD _CMP_UNORD_Q
 
 /* ------------------------------------------------------------------ AVX2 + FMA */
-#elif XENT_ISA == XENT_ISA_AVX2
+#elif defined(XENT_ISA_avx2)
+#include <immintrin.h>
 #if !XENT_F64
 #define T float
 #define V __m256
 #define VI __m256i
 #define W 8
-#define SFX(name) name##_avx2_f32
 #define VLOAD(p) _mm256_loadu_ps(p)
 #define VSTORE(p, v) _mm256_storeu_ps((p), (v))
 #define VLOADN(p, r) _mm256_maskload_ps((p), _mm256_castps_si256(VMASK_FIRST(r)))
@@ -186,7 +192,6 @@ static inline __m512 xent_recip_avx512_f32(__m512 a) {
 #define V __m256d
 #define VI __m256i
 #define W 4
-#define SFX(name) name##_avx2_f64
 #define VLOAD(p) _mm256_loadu_pd(p)
 #define VSTORE(p, v) _mm256_storeu_pd((p), (v))
 #define VLOADN(p, r) _mm256_maskload_pd((p), _mm256_castpd_si256(VMASK_FIRST(r)))
@@ -229,6 +234,16 @@ static inline __m512 xent_recip_avx512_f32(__m512 a) {
 #define VMASK_COUNT(m) __builtin_popcount((unsigned)VMASK_BITS(m))
 #define VMASK_ANY(m) (VMASK_BITS(m) != 0)
 #define VALIGN 32
+#define VD __m256d
+#define WD 4
+#define VD_ZERO() _mm256_setzero_pd()
+#define VD_ADD _mm256_add_pd
+#define VD_SUB _mm256_sub_pd
+#define VD_STORE(p, v) _mm256_storeu_pd((p), (v))
+#if !XENT_F64
+#define VD_LO(v) _mm256_cvtps_pd(_mm256_castps256_ps128(v))
+#define VD_HI(v) _mm256_cvtps_pd(_mm256_extractf128_ps((v), 1))
+#endif
 #ifndef XENT_SHIFT2_AVX2
 #define XENT_SHIFT2_AVX2
 /* 32-bit lanes idx[q] (0..15) of the concatenation (a, b) */
@@ -247,15 +262,140 @@ static inline __m256 xent_shift2_avx2(__m256 a, __m256 b, __m256i idx) {
 #define C_UNORD _CMP_UNORD_Q
 
 /* ------------------------------------------------------------------ portable baseline */
+#elif defined(XENT_ISA_baseline)
+#if defined(__GNUC__) || defined(__clang__)
+/* 16-byte GCC/Clang vectors (4 floats, 2 doubles): SSE2 on x86-64, NEON on arm64,
+ * whatever the compiler makes of them elsewhere. C has no vector ?:, so blends are
+ * bitwise on the comparisons' all-ones/all-zeros integer lanes. */
+#if !XENT_F64
+#define T float
+#define W 4
+typedef float xent_gv_f32 __attribute__((vector_size(16)));
+typedef int32_t xent_gm_f32 __attribute__((vector_size(16)));
+typedef uint32_t xent_gi_f32 __attribute__((vector_size(16)));
+#define V xent_gv_f32
+#define VM xent_gm_f32
+#define VI xent_gi_f32
+#define XENT_IOTA ((VM){0, 1, 2, 3})
+#define XENT_GU uint32_t
+#define VSQRT_1 sqrtf
 #else
+#define T double
+#define W 2
+typedef double xent_gv_f64 __attribute__((vector_size(16)));
+typedef int64_t xent_gm_f64 __attribute__((vector_size(16)));
+typedef uint64_t xent_gi_f64 __attribute__((vector_size(16)));
+#define V xent_gv_f64
+#define VM xent_gm_f64
+#define VI xent_gi_f64
+#define XENT_IOTA ((VM){0, 1})
+#define XENT_GU uint64_t
+#define VSQRT_1 sqrt
+#endif
+typedef double xent_gvd __attribute__((vector_size(16)));
+static inline V SFX(gload)(const T *p) {
+    V v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void SFX(gstore)(T *p, V v) { memcpy(p, &v, sizeof v); }
+static inline V SFX(gloadn)(const T *p, int r) { /* r < W elements, the rest 0 */
+    T b[W] = {0};
+    memcpy(b, p, (size_t)r * sizeof(T));
+    return SFX(gload)(b);
+}
+static inline void SFX(gstoren)(T *p, V v, int r) { memcpy(p, &v, (size_t)r * sizeof(T)); }
+#define VLOAD(p) SFX(gload)(p)
+#define VSTORE(p, v) SFX(gstore)((p), (v))
+#define VLOADN(p, r) SFX(gloadn)((p), (r))
+#define VSTOREN(p, v, r) SFX(gstoren)((p), (v), (r))
+#define VSET1(s) ((V){0} + (T)(s))
+#define VADD(a, b) ((a) + (b))
+#define VSUB(a, b) ((a) - (b))
+#define VMUL(a, b) ((a) * (b))
+#define VDIV(a, b) ((a) / (b))
+/* unfused, as the -ffp-contract=off build keeps it (a libm fma() would be slow) */
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VFNMA(a, b, c) ((c) - (a) * (b))
+#define C_LT 1
+#define C_LE 2
+#define C_GT 3
+#define C_GE 4
+#define C_EQ 5
+#define C_NE 6
+#define C_UNORD 7
+static inline VM SFX(gcmp)(V a, V b, int op) { /* op is a constant once inlined */
+    switch (op) {
+    case C_LT: return (VM)(a < b);
+    case C_LE: return (VM)(a <= b);
+    case C_GT: return (VM)(a > b);
+    case C_GE: return (VM)(a >= b);
+    case C_EQ: return (VM)(a == b);
+    case C_NE: return ~(VM)(a == b);
+    default: return (VM)(a != a) | (VM)(b != b);
+    }
+}
+#define VCMP(a, b, op) SFX(gcmp)((a), (b), (op))
+static inline V SFX(gblend)(VM m, V a, V b) {
+    VI mi = (VI)m;
+    return (V)(((VI)a & ~mi) | ((VI)b & mi));
+}
+#define VBLEND(m, a, b) SFX(gblend)((m), (a), (b))
+/* x86's rule: b unless a > b (a < b), so b when either is nan */
+static inline V SFX(gmax)(V a, V b) { return SFX(gblend)((VM)(a > b), b, a); }
+static inline V SFX(gmin)(V a, V b) { return SFX(gblend)((VM)(a < b), b, a); }
+#define VMAX(a, b) SFX(gmax)((a), (b))
+#define VMIN(a, b) SFX(gmin)((a), (b))
+static inline V SFX(gsqrt)(V a) {
+    for (int q = 0; q < W; q++) a[q] = VSQRT_1(a[q]);
+    return a;
+}
+#define VSQRT(a) SFX(gsqrt)(a)
+#define VAS_I(v) ((VI)(v))
+#define VI_AS(i) ((V)(i))
+#define VIADD(a, b) ((a) + (b))
+#define VISET1(s) ((VI){0} + (XENT_GU)(s))
+#define VISHL(i, n) ((i) << (n))
+#define VISHR(i, n) ((i) >> (n)) /* unsigned lanes: a logical shift */
+#define VIAND(a, b) ((a) & (b))
+#define VIOR(a, b) ((a) | (b))
+#define VIXOR(a, b) ((a) ^ (b))
+#define VM_AND(a, b) ((a) & (b))
+#define VM_OR(a, b) ((a) | (b))
+#define VM_ANDNOT(a, b) (~(a) & (b)) /* !a && b */
+#define VM_ALL ((VM){0} - 1)
+#define VMASK_FIRST(k) ((VM)(XENT_IOTA < (k)))
+static inline int SFX(gcount)(VM m) { /* lanes are 0 or -1 */
+    int c = 0;
+    for (int q = 0; q < W; q++) c -= (int)m[q];
+    return c;
+}
+#define VMASK_COUNT(m) SFX(gcount)(m)
+#define VMASK_ANY(m) (SFX(gcount)(m) != 0)
+#define VALIGN ((int)sizeof(T)) /* every element-aligned vector counts as aligned: */
+#define VSHIFT_INDEX(k) VISET1(k) /* the stream's shift is 0 (plain loads) */
+#define VSHIFT2(a, b, idx) ((void)(b), (void)(idx), (a))
+#define VD xent_gvd
+#define WD 2
+#define VD_ZERO() ((VD){0})
+#define VD_ADD(a, b) ((a) + (b))
+#define VD_SUB(a, b) ((a) - (b))
+static inline void SFX(gdstore)(double *p, VD v) { memcpy(p, &v, sizeof v); }
+#define VD_STORE(p, v) SFX(gdstore)((p), (v))
+#if !XENT_F64
+static inline VD xent_glo_f32(V v) { return (VD){(double)v[0], (double)v[1]}; }
+static inline VD xent_ghi_f32(V v) { return (VD){(double)v[2], (double)v[3]}; }
+#define VD_LO(v) xent_glo_f32(v)
+#define VD_HI(v) xent_ghi_f32(v)
+#endif
+#else
+/* other compilers (MSVC): scalar code, one element per "vector" */
 #if !XENT_F64
 #define T float
 #define VI uint32_t
-#define SFX(name) name##_baseline_f32
 #else
 #define T double
 #define VI uint64_t
-#define SFX(name) name##_baseline_f64
 #endif
 #define V T
 #define VM int
@@ -328,6 +468,18 @@ static inline T SFX(xent_i_as)(VI i) {
 #define VALIGN ((int)sizeof(T)) /* one element: every vector is aligned */
 #define VSHIFT_INDEX(k) ((VI)(k))
 #define VSHIFT2(a, b, idx) ((void)(b), (a))
+#define VD double
+#define WD 1
+#define VD_ZERO() 0.0
+#define VD_ADD(a, b) ((a) + (b))
+#define VD_SUB(a, b) ((a) - (b))
+#define VD_STORE(p, v) (*(p) = (v))
+#if !XENT_F64
+#define VD_LO(v) ((double)(v))
+#endif
+#endif
+#else
+#error "XENT_ISA_<name>: no vector vocabulary for this instruction set in xent_simd.h"
 #endif
 
 /* ------------------------------------------------------------------ derived */

@@ -78,6 +78,37 @@ static double SFX(hsum)(VD lo, VD hi) {
     return s;
 }
 
+/* The epilogue of one position (a row, or one lane of a chunk), shared by both
+ * layouts: from sum1 (the sum of exp(x_c - max) below the maximum, plus the count
+ * of maxima minus 1), x_t - max and w_t (and, with label smoothing, dsum = sum_c
+ * w_c (x_c - max)), the loss with its smoothing and, with grad, the gradient's
+ * coefficients: grad_c = ex_c A - w_c B, and at the target class
+ * SFX(softmax_target_grad) = ex_t A - w_t B - (1 - eps) w_t gscale. */
+typedef struct {
+    double loss, A, B;
+} SFX(softmax_tail);
+
+XENT_INLINE SFX(softmax_tail) SFX(softmax_epilogue)(const xent_softmax_args *a, double sum1,
+                                                    double xt_minus_max, double wt, double dsum,
+                                                    int grad) {
+    SFX(softmax_tail) r;
+    const double eps = a->eps, epsc = eps / (double)a->C;
+    double sumexp = 1.0 + sum1, lse = log1p(sum1);
+    r.loss = -wt * (xt_minus_max - lse);
+    if (eps != 0) r.loss = (1.0 - eps) * r.loss + epsc * -(dsum - a->wsum * lse);
+    r.A = r.B = 0;
+    if (grad) {
+        r.A = (1.0 / sumexp) * ((1.0 - eps) * wt + epsc * a->wsum) * a->gscale;
+        r.B = epsc * a->gscale;
+    }
+    return r;
+}
+
+XENT_INLINE T SFX(softmax_target_grad)(const xent_softmax_args *a, const SFX(softmax_tail) * r,
+                                       double ex_t, double wt) {
+    return (T)(ex_t * r->A - wt * r->B - (1.0 - a->eps) * wt * a->gscale);
+}
+
 /* One row of C logits (the (N, C) layout); returns its loss. */
 static double SFX(softmax_row)(const xent_softmax_args *a, int64_t n) {
     const int64_t C = a->C;
@@ -134,21 +165,14 @@ static double SFX(softmax_row)(const xent_softmax_args *a, int64_t n) {
             XENT_WIDEN_ADD(d0, d1, wd);
         }
     }
-    double sum1 = SFX(sum_lanes)(s0, s1) + (double)(maxima - 1), sumexp = 1.0 + sum1;
-    double lse = log1p(sum1);
+    double sum1 = SFX(sum_lanes)(s0, s1) + (double)(maxima - 1);
     double wt = w ? (double)w[t] : 1.0;
-    double loss = -wt * (((double)x[t] - (double)mx) - lse);
-    const double eps = a->eps, epsc = eps / (double)C;
-    if (smooth) {
-        double smooth_loss = -(SFX(hsum)(d0, d1) - a->wsum * lse);
-        loss = (1.0 - eps) * loss + epsc * smooth_loss;
-    }
+    SFX(softmax_tail) e = SFX(softmax_epilogue)(a, sum1, (double)x[t] - (double)mx, wt,
+                                                smooth ? SFX(hsum)(d0, d1) : 0.0, g != NULL);
     if (g) {
         /* pass 3: the gradient, in place */
         const double ex_t = (double)g[t];
-        const double A = (1.0 / sumexp) * ((1.0 - eps) * wt + epsc * a->wsum) * a->gscale;
-        const double B = epsc * a->gscale;
-        V vA = VSET1((T)A), vB = VSET1((T)B);
+        V vA = VSET1((T)e.A), vB = VSET1((T)e.B);
         for (c = 0; c < full; c += W) {
             V bc = w ? VMUL(VLOAD(w + c), vB) : vB;
             VSTORE(g + c, VFNMA(VSET1(1), bc, VMUL(VLOAD(g + c), vA)));
@@ -157,10 +181,9 @@ static double SFX(softmax_row)(const xent_softmax_args *a, int64_t n) {
             V bc = w ? VMUL(VLOADN(w + full, rem), vB) : vB;
             VSTOREN(g + full, VFNMA(VSET1(1), bc, VMUL(VLOADN(g + full, rem), vA)), rem);
         }
-        const double wc = w ? (double)w[t] : 1.0;
-        g[t] = (T)(ex_t * A - wc * B - (1.0 - eps) * wt * a->gscale);
+        g[t] = SFX(softmax_target_grad)(a, &e, ex_t, wt);
     }
-    return loss;
+    return e.loss;
 }
 
 /* W positions s .. s + r of sample n in the (N, C, S) layout, vectorised across
@@ -224,8 +247,8 @@ static void SFX(softmax_chunk)(const xent_softmax_args *a, int64_t n, int64_t s,
     T mxl[W], Al[W] = {0}, Bl[W] = {0}, maxl[W]; /* zeroed again below; gcc cannot tell */
     VSTORE(mxl, vm);
     VSTORE(maxl, maxima);
-    double Ad[W], ext[W];
-    const double eps = a->eps, epsc = eps / (double)C;
+    double ext[W];
+    SFX(softmax_tail) tails[W];
     T *lo_out = a->loss ? (T *)a->loss + n * S + s : NULL;
     for (int q = 0; q < W; q++) {
         Al[q] = Bl[q] = 0;
@@ -240,17 +263,15 @@ static void SFX(softmax_chunk)(const xent_softmax_args *a, int64_t n, int64_t s,
 #else
         double sum1 = (sums[q] + sums[WD + q]) + (maxl[q] - 1.0); /* sum, compensation */
 #endif
-        double sumexp = 1.0 + sum1, lse = log1p(sum1);
         double wt = w ? (double)w[t] : 1.0;
-        double loss = -wt * (((double)x[t * S + q] - (double)mxl[q]) - lse);
-        if (smooth) loss = (1.0 - eps) * loss + epsc * -(dsums[q] - a->wsum * lse);
-        if (lo_out) lo_out[q] = (T)loss;
-        else SFX(two_sum_into)(hi, lo, loss);
+        tails[q] = SFX(softmax_epilogue)(a, sum1, (double)x[t * S + q] - (double)mxl[q], wt,
+                                         smooth ? dsums[q] : 0.0, g != NULL);
+        if (lo_out) lo_out[q] = (T)tails[q].loss;
+        else SFX(two_sum_into)(hi, lo, tails[q].loss);
         if (g) {
             ext[q] = (double)g[t * S + q];
-            Ad[q] = (1.0 / sumexp) * ((1.0 - eps) * wt + epsc * a->wsum) * a->gscale;
-            Al[q] = (T)Ad[q];
-            Bl[q] = (T)(epsc * a->gscale);
+            Al[q] = (T)tails[q].A;
+            Bl[q] = (T)tails[q].B;
         }
     }
     if (!g) return;
@@ -266,7 +287,7 @@ static void SFX(softmax_chunk)(const xent_softmax_args *a, int64_t n, int64_t s,
         if (tl[q] == a->ignore) continue;
         int64_t t = tl[q];
         double wt = w ? (double)w[t] : 1.0;
-        g[t * S + q] = (T)(ext[q] * Ad[q] - wt * (epsc * a->gscale) - (1.0 - eps) * wt * a->gscale);
+        g[t * S + q] = SFX(softmax_target_grad)(a, &tails[q], ext[q], wt);
     }
 }
 

@@ -35,7 +35,7 @@ def main() -> None:
     x = rng.normal(size=n).astype(np.float32)
     y = (rng.uniform(size=n) < 0.5).astype(np.float32)
     grad = _ops._empty(ext, x.shape, x.dtype, x)
-    op = _ops._binary_op(ext, "bce_with_logits")
+    op = ext.BINARY_OPS["bce_with_logits"]
     call_args = (op, x, y, None, 0, None, 0, None, grad, False, 0.0, 0.0, 0.25, 2.0, True, 1)
     reps = max(1, (1 << 24) // n)
     print(f"# BCE with logits, float32, loss ('mean') and gradient, {n} elements, one thread")

@@ -80,9 +80,7 @@ def _supported_float(a: Any, dtype: np.dtype) -> bool:
 
 def _binary_op(ext: Any, op: str) -> int:
     """The extension's number for a binary loss (its table: csrc/xent_ops.h)."""
-    return getattr(ext, "BINARY_OPS", {"bce_with_logits": 0, "bce_probs": 1, "sigmoid_focal": 2})[
-        op
-    ]  # TEMP until the C table lands
+    return ext.BINARY_OPS[op]
 
 
 def _float_pair(x: Any, y: Any) -> Any:

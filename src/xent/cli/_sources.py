@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import stat
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -80,6 +81,68 @@ def expand_paths(args: Sequence[str]) -> list[str]:
             else:
                 files.append(match)
     return files
+
+
+def _file_type(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def check_output(flag: str, path: str, inputs: Sequence[str]) -> None:
+    """Refuse, before anything is read, an output `path` (of `flag`) that exists and is
+    not a regular file, whose directory does not exist, that is one of the `inputs` (the
+    same file by any path: compared by device and inode) or that lies inside an input
+    directory. A regular file that is none of the inputs may be replaced."""
+    try:
+        out = os.stat(path)  # follows symlinks: a link to an input is that input
+    except FileNotFoundError:
+        out = None  # also a dangling symlink: os.replace replaces the link
+    except OSError as e:
+        raise BadInput(f"{flag} {path}: cannot use it ({e.strerror or e})") from None
+    if out is not None and not stat.S_ISREG(out.st_mode):
+        kind = _file_type(out.st_mode)
+        raise BadInput(f"{flag} {path}: exists and is {kind}, not a regular file; pass a file path")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise BadInput(f"{flag} {path}: the directory {directory} does not exist")
+    above: set[tuple[int, int]] = set()  # the output's directory and every one above it
+    here = os.path.realpath(directory)
+    while True:
+        with contextlib.suppress(OSError):
+            st = os.stat(here)
+            above.add((st.st_dev, st.st_ino))
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    for arg in inputs:
+        if os.path.exists(arg):
+            matches = [arg]
+        elif glob.has_magic(arg):
+            matches = sorted(glob.glob(arg, recursive=True))
+        else:
+            continue  # reported by plan
+        for match in matches:
+            try:
+                st = os.stat(match)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if (st.st_dev, st.st_ino) in above:
+                    raise BadInput(
+                        f"{flag} {path}: is inside the input directory {match}, whose files "
+                        "are read as data; write it outside"
+                    )
+            elif out is not None and (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino):
+                raise BadInput(f"{flag} {path}: is the input file {match}; write to another file")
 
 
 def _dataset_files(directory: str) -> list[str]:

@@ -365,3 +365,60 @@ def test_internal_error_is_one_line_and_status_1(tmp_path, parquet, debug):
         one_line(done.stderr, line)
     assert sorted(os.listdir(tmp_path)) == ["p.parquet"]
     unchanged(before)
+
+
+# --------------------------------------------------------------------------- columns, options
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_duplicated_columns_are_refused(tmp_path, kind):
+    path = tmp_path / f"dup.{kind}"
+    if kind == "csv":
+        path.write_bytes(b"p,p,y\n0.5,0.6,1\n")
+    else:
+        arrays = [pa.array([0.5]), pa.array([0.6]), pa.array([1])]
+        pq.write_table(pa.Table.from_arrays(arrays, names=["p", "p", "y"]), path)
+    before = snapshot(path)
+    done = xent("eval", path, *ARGS)
+    assert (done.returncode, done.stdout) == (2, "")
+    one_line(done.stderr, f"{path}: 2 columns are named 'p', so which one is meant is ambiguous")
+    unchanged(before)
+
+
+def test_csv_header_that_is_not_utf8_is_one_line(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"\xff\xfe,y\n0.5,1\n")
+    before = snapshot(path)
+    done = xent("eval", path, *ARGS)
+    assert (done.returncode, done.stdout) == (2, "")
+    one_line(done.stderr, f"{path}: no column 'p' (it has '\ufffd\ufffd', 'y')")
+    unchanged(before)
+
+
+@pytest.mark.parametrize("weight", ["1e39", "-1e300"])
+def test_pos_weight_beyond_float32_is_refused(parquet, weight):
+    done = xent("eval", parquet, *ARGS, "--from-logits", f"--pos-weight={weight}")
+    assert (done.returncode, done.stdout) == (2, "")
+    one_line(done.stderr, "--pos-weight must be at most 3.403e+38 in magnitude")
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--connect-timeout", "5"], "--connect-timeout needs --scheduler"),
+        (["--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "0"], "must be more than 0"),
+        (["--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "nan"], "must be more than 0"),
+        (["--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "1e9"], "at most 86400"),
+        (["--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "1"], "cannot connect"),
+    ],
+    ids=["no-scheduler", "zero", "nan", "huge", "unreachable"],
+)
+def test_connect_timeout(parquet, flags, message):
+    if message == "cannot connect":
+        pytest.importorskip("distributed")
+        pytest.importorskip("dask.dataframe")
+    start = time.monotonic()
+    done = xent("eval", parquet, *ARGS, "--engine", "dask", *flags)
+    assert (done.returncode, done.stdout) == (2, "")
+    one_line(done.stderr, message)
+    assert time.monotonic() - start < 60  # not the 20 s default, nor hanging

@@ -5,6 +5,7 @@ r"""``xent eval``: the log loss (and friends) of prediction files of any size.
     xent eval FILE... --input COL --target COL [--from-logits] [--pos-weight W]
         [--weight-col COL] [--label-smoothing LS] [--focal-gamma G --focal-alpha A]
         [--reduction mean|sum] [--engine local|dask] [--scheduler ADDRESS]
+        [--connect-timeout SECONDS]
         [--format text|json] [--per-row OUT.parquet] [--plot FILE.png]
         [--batch-rows N] [--on-bad-rows error|skip] [--debug]
 
@@ -57,6 +58,8 @@ import time
 import traceback
 from collections.abc import Iterator, Sequence
 
+import numpy as np
+
 from .._checks import check_finite_number, check_gamma, check_label_smoothing
 from .._version import __version__
 from ._batches import BadInput
@@ -78,6 +81,9 @@ PROG = "xent eval"
 BAD_INPUT = 2  # exit status for bad input and bad arguments (argparse's own)
 FAILED = 1  # exit status when the report cannot be written, and for internal errors
 MAX_BATCH_ROWS = 1 << 30
+CONNECT_TIMEOUT = 20.0  # seconds, --connect-timeout's default
+MAX_CONNECT_TIMEOUT = 86400.0
+MAX_POS_WEIGHT = float(np.finfo(np.float32).max)  # float32 columns are scored in float32
 
 
 class ReportNotWritten(Exception):
@@ -161,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--scheduler", metavar="ADDRESS", help="Dask scheduler (default: a LocalCluster)"
     )
+    ev.add_argument(
+        "--connect-timeout",
+        type=_float,
+        metavar="SECONDS",
+        help=f"how long to try to reach --scheduler (default {CONNECT_TIMEOUT:g})",
+    )
     ev.add_argument("--format", choices=("text", "json"), default="text")
     ev.add_argument("--per-row", metavar="OUT.parquet", help="write each row's loss to Parquet")
     ev.add_argument(
@@ -194,6 +206,11 @@ def make_job(args: argparse.Namespace) -> Job:
             pos_weight = check_finite_number(args.pos_weight, "pos_weight")
     except ValueError:
         raise BadInput(f"--pos-weight must be a finite number, got {args.pos_weight}") from None
+    if pos_weight is not None and abs(pos_weight) > MAX_POS_WEIGHT:
+        raise BadInput(
+            f"--pos-weight must be at most {MAX_POS_WEIGHT:.4g} in magnitude (float32 "
+            f"columns are scored in float32), got {args.pos_weight}"
+        )
     if args.focal_alpha is not None and not focal:
         raise BadInput("--focal-alpha needs --focal-gamma (pass both for the focal loss)")
     if (focal or pos_weight is not None) and not args.from_logits:
@@ -206,6 +223,14 @@ def make_job(args: argparse.Namespace) -> Job:
         raise BadInput("--pos-weight does not apply to the focal loss; pass one of them")
     if args.scheduler is not None and args.engine != "dask":
         raise BadInput("--scheduler needs --engine dask")
+    if args.connect_timeout is not None:
+        if args.scheduler is None:
+            raise BadInput("--connect-timeout needs --scheduler (and --engine dask)")
+        if not 0 < args.connect_timeout <= MAX_CONNECT_TIMEOUT:  # False on nan
+            raise BadInput(
+                f"--connect-timeout must be more than 0 and at most {MAX_CONNECT_TIMEOUT:g} "
+                f"seconds, got {args.connect_timeout}"
+            )
     if args.per_row is not None and args.engine == "dask":
         raise BadInput(
             "--per-row is written by the local engine (one file, in row order); "
@@ -310,7 +335,8 @@ def evaluate(args: argparse.Namespace) -> int:
         if args.per_row is not None:
             writer = PerRowWriter(args.per_row)
         if args.engine == "dask":
-            total = run_dask(pieces, job, progress, args.scheduler)
+            timeout = CONNECT_TIMEOUT if args.connect_timeout is None else args.connect_timeout
+            total = run_dask(pieces, job, progress, args.scheduler, timeout)
         else:
             total = run_local(pieces, job, progress, writer)
         seconds = time.perf_counter() - progress.start

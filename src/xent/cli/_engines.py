@@ -207,7 +207,11 @@ def _partial_frame(piece: Piece, job: Job) -> Any:
 
 
 def run_dask(
-    pieces: Sequence[Piece], job: Job, progress: Progress, scheduler: str | None
+    pieces: Sequence[Piece],
+    job: Job,
+    progress: Progress,
+    scheduler: str | None,
+    timeout: float = 20.0,
 ) -> Totals:
     """One dask.dataframe partition per piece, each reduced to its Totals on a worker,
     merged here in piece order by the same :func:`combine` as the local engine."""
@@ -234,9 +238,10 @@ def run_dask(
             client = stack.enter_context(Client(cluster))
         else:
             try:
-                client = stack.enter_context(Client(scheduler, timeout="20s"))
+                client = stack.enter_context(Client(scheduler, timeout=f"{timeout}s"))
             except (OSError, TimeoutError) as e:
-                raise BadInput(f"--scheduler {scheduler}: cannot connect ({e})") from None
+                reason = " ".join(str(e).split()) or type(e).__name__
+                raise BadInput(f"--scheduler {scheduler}: cannot connect ({reason})") from None
         progress.restart()
         frame = dd.from_map(
             _partial_frame,

@@ -5,8 +5,9 @@ r"""``xent eval``: the log loss (and friends) of prediction files of any size.
     xent eval FILE... --input COL --target COL [--from-logits] [--pos-weight W]
         [--weight-col COL] [--label-smoothing LS] [--focal-gamma G --focal-alpha A]
         [--reduction mean|sum] [--engine local|dask] [--scheduler ADDRESS]
+        [--connect-timeout SECONDS]
         [--format text|json] [--per-row OUT.parquet] [--plot FILE.png]
-        [--batch-rows N] [--on-bad-rows error|skip]
+        [--batch-rows N] [--on-bad-rows error|skip] [--debug]
 
 The files (Parquet files, directories and globs, CSV, Arrow IPC/Feather, NPY,
 NPZ) are streamed in record batches of ``--batch-rows`` rows: memory is bounded
@@ -37,7 +38,10 @@ importing only those listed before it:
 - ``_report``: the figures, the text and JSON formats, the reliability plot;
 - ``_engines``: the local and Dask engines, the progress bar, the --per-row writer;
 - this module: the arguments and :func:`main`, where a :class:`_batches.BadInput`
-  becomes one line on stderr and exit status 2.
+  becomes one line on stderr and exit status 2; a report that cannot be written,
+  exit status 1; SIGINT, SIGTERM and SIGHUP, 128 + the signal's number (after the
+  --per-row temporary file is removed); any other exception, one "internal error"
+  line and exit status 1 (its traceback with ``--debug``).
 """
 
 from __future__ import annotations
@@ -47,22 +51,52 @@ import contextlib
 import gc
 import math
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Iterator, Sequence
+
+import numpy as np
 
 from .._checks import check_finite_number, check_gamma, check_label_smoothing
 from .._version import __version__
 from ._batches import BadInput
 from ._engines import PerRowWriter, Progress, run_dask, run_local
 from ._job import DEFAULT_BATCH_ROWS, Job
-from ._report import format_json, format_text, plot_reliability, report, skipped_summary
-from ._sources import plan
+from ._report import (
+    format_json,
+    format_text,
+    plot_format,
+    plot_reliability,
+    report,
+    skipped_summary,
+)
+from ._sources import check_output, plan
 
 __all__ = ["main"]
 
 PROG = "xent eval"
 BAD_INPUT = 2  # exit status for bad input and bad arguments (argparse's own)
+FAILED = 1  # exit status when the report cannot be written, and for internal errors
+MAX_BATCH_ROWS = 1 << 30
+CONNECT_TIMEOUT = 20.0  # seconds, --connect-timeout's default
+MAX_CONNECT_TIMEOUT = 86400.0
+MAX_POS_WEIGHT = float(np.finfo(np.float32).max)  # float32 columns are scored in float32
+
+
+class ReportNotWritten(Exception):
+    """stdout is closed or a write to it fails (a full disk): one line, exit status 1."""
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP, raised in the main thread as KeyboardInterrupt is for SIGINT,
+    so that the same clean-up runs (a BaseException: ``except Exception`` lets it by)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 # --------------------------------------------------------------------------- command line
@@ -75,13 +109,14 @@ def _float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
 
 
-def _positive_int(text: str) -> int:
+def _batch_rows(text: str | int) -> int:
+    """--batch-rows as an int in [1, MAX_BATCH_ROWS]; BadInput (one line) otherwise."""
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    if not 1 <= value <= MAX_BATCH_ROWS:
+        raise BadInput(f"--batch-rows must be an integer from 1 to {MAX_BATCH_ROWS:,}, got {text}")
     return value
 
 
@@ -132,17 +167,25 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--scheduler", metavar="ADDRESS", help="Dask scheduler (default: a LocalCluster)"
     )
+    ev.add_argument(
+        "--connect-timeout",
+        type=_float,
+        metavar="SECONDS",
+        help=f"how long to try to reach --scheduler (default {CONNECT_TIMEOUT:g})",
+    )
     ev.add_argument("--format", choices=("text", "json"), default="text")
     ev.add_argument("--per-row", metavar="OUT.parquet", help="write each row's loss to Parquet")
-    ev.add_argument("--plot", metavar="FILE.png", help="write a reliability diagram (PNG)")
+    ev.add_argument(
+        "--plot", metavar="FILE.png", help="write a reliability diagram (.png, .pdf, .svg, ...)"
+    )
     ev.add_argument(
         "--batch-rows",
-        type=_positive_int,
         default=DEFAULT_BATCH_ROWS,
         metavar="N",
-        help=f"rows per batch (default {DEFAULT_BATCH_ROWS})",
+        help=f"rows per batch, 1 to {MAX_BATCH_ROWS} (default {DEFAULT_BATCH_ROWS})",
     )
     ev.add_argument("--on-bad-rows", choices=("error", "skip"), default="error")
+    ev.add_argument("--debug", action="store_true", help="print the traceback of an internal error")
     return parser
 
 
@@ -163,6 +206,11 @@ def make_job(args: argparse.Namespace) -> Job:
             pos_weight = check_finite_number(args.pos_weight, "pos_weight")
     except ValueError:
         raise BadInput(f"--pos-weight must be a finite number, got {args.pos_weight}") from None
+    if pos_weight is not None and abs(pos_weight) > MAX_POS_WEIGHT:
+        raise BadInput(
+            f"--pos-weight must be at most {MAX_POS_WEIGHT:.4g} in magnitude (float32 "
+            f"columns are scored in float32), got {args.pos_weight}"
+        )
     if args.focal_alpha is not None and not focal:
         raise BadInput("--focal-alpha needs --focal-gamma (pass both for the focal loss)")
     if (focal or pos_weight is not None) and not args.from_logits:
@@ -175,11 +223,20 @@ def make_job(args: argparse.Namespace) -> Job:
         raise BadInput("--pos-weight does not apply to the focal loss; pass one of them")
     if args.scheduler is not None and args.engine != "dask":
         raise BadInput("--scheduler needs --engine dask")
+    if args.connect_timeout is not None:
+        if args.scheduler is None:
+            raise BadInput("--connect-timeout needs --scheduler (and --engine dask)")
+        if not 0 < args.connect_timeout <= MAX_CONNECT_TIMEOUT:  # False on nan
+            raise BadInput(
+                f"--connect-timeout must be more than 0 and at most {MAX_CONNECT_TIMEOUT:g} "
+                f"seconds, got {args.connect_timeout}"
+            )
     if args.per_row is not None and args.engine == "dask":
         raise BadInput(
             "--per-row is written by the local engine (one file, in row order); "
             "drop --engine dask, or --per-row"
         )
+    batch_rows = _batch_rows(args.batch_rows)
     alpha = 0.25 if args.focal_alpha is None else args.focal_alpha
     if not math.isfinite(alpha):
         raise BadInput(f"--focal-alpha must be a finite number, got {alpha}")
@@ -194,7 +251,7 @@ def make_job(args: argparse.Namespace) -> Job:
         focal_alpha=alpha,
         reduction=args.reduction,
         skip_bad_rows=args.on_bad_rows == "skip",
-        batch_rows=args.batch_rows,
+        batch_rows=batch_rows,
         bins=args.plot is not None,
         per_row=args.per_row is not None,
     )
@@ -212,27 +269,74 @@ def _import_readers() -> None:
     import pyarrow.parquet  # noqa: F401
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """The --per-row and --plot paths, before anything is read (see check_output)."""
+    if args.plot is not None:
+        plot_format(args.plot)
+    for flag, path in (("--per-row", args.per_row), ("--plot", args.plot)):
+        if path is not None:
+            check_output(flag, path, args.files)
+    if args.per_row is not None and args.plot is not None:
+        if os.path.realpath(args.per_row) == os.path.realpath(args.plot):
+            raise BadInput(f"--per-row and --plot name the same file {args.plot}; pass two")
+
+
+def _isatty(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):  # None (stderr closed), a closed file
+        return False
+
+
+def _stderr(line: str) -> None:
+    """One line on stderr, if there is one (``2>&-`` leaves sys.stderr None, and
+    print(file=None) would write to stdout)."""
+    if sys.stderr is not None:
+        with contextlib.suppress(OSError, ValueError):
+            print(line, file=sys.stderr, flush=True)
+
+
+def _stdout(text: str) -> None:
+    """The report on stdout, flushed now: a failure (``>&-``, ``> /dev/full``) is an
+    error, not an exit status 0 (nor Python's 120 at exit)."""
+    stream = sys.stdout
+    if stream is None:
+        raise ReportNotWritten("stdout is closed")
+    try:
+        stream.write(text + "\n")
+        stream.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as e:
+        with contextlib.suppress(Exception):  # closed: no second failure at exit
+            stream.close()
+        raise ReportNotWritten(getattr(e, "strerror", None) or str(e)) from None
+
+
 def evaluate(args: argparse.Namespace) -> int:
+    if sys.stdout is None:  # found out now, not after scoring every row
+        raise ReportNotWritten("stdout is closed")
     job = make_job(args)
+    check_outputs(args)
     _require("pyarrow", "cli")
     if args.plot is not None:
         _require("matplotlib", "cli")
-        directory = os.path.dirname(os.path.abspath(args.plot))
-        if not os.path.isdir(directory):  # found out now, not after scoring every row
-            raise BadInput(f"--plot {args.plot}: the directory {directory} does not exist")
     if args.engine == "dask":
         _require("distributed", "dask")
         _require("dask.dataframe", "dask")
     _import_readers()  # before the clock starts
-    progress = Progress(None, enabled=sys.stderr.isatty())
+    progress = Progress(None, enabled=_isatty(sys.stderr))
     pieces = plan(args.files, job, split=args.engine == "dask")
     files = len({p.path for p in pieces})
     known = [p.rows for p in pieces]
     progress.total = None if None in known else sum(r or 0 for r in known)
-    writer = PerRowWriter(args.per_row) if args.per_row is not None else None
+    writer = None
     try:
+        if args.per_row is not None:
+            writer = PerRowWriter(args.per_row)
         if args.engine == "dask":
-            total = run_dask(pieces, job, progress, args.scheduler)
+            timeout = CONNECT_TIMEOUT if args.connect_timeout is None else args.connect_timeout
+            total = run_dask(pieces, job, progress, args.scheduler, timeout)
         else:
             total = run_local(pieces, job, progress, writer)
         seconds = time.perf_counter() - progress.start
@@ -248,17 +352,19 @@ def evaluate(args: argparse.Namespace) -> int:
             writer.discard()
     summary = skipped_summary(total)
     if args.format == "json":
-        print(format_json(values))
+        _stdout(format_json(values))
         if summary is not None:
-            print(f"{PROG}: {summary}", file=sys.stderr)
+            _stderr(f"{PROG}: {summary}")
     else:
-        print(format_text(values, total, job, files))
+        _stdout(format_text(values, total, job, files))
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``xent`` command line and return its exit status: 0, or 2 for bad input
-    (argparse's own usage errors, such as a missing --input, exit with status 2).
+    """Run the ``xent`` command line and return its exit status: 0; 2 for bad input
+    (argparse's own usage errors, such as a missing --input, exit with status 2); 1 when
+    the report cannot be written or for an internal error; 128 + N for signal N
+    (SIGINT, SIGTERM, SIGHUP).
 
     Without `argv` (the console script, ``python -m xent.cli``) the arguments are
     sys.argv's and the process exits next: the objects it holds are then frozen
@@ -272,18 +378,78 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
+def _on_signal(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Terminated` while the command runs (unless they
+    are ignored, as under nohup); the previous handlers are restored after."""
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            signum = getattr(signal, name, None)
+            if signum is None or signal.getsignal(signum) is signal.SIG_IGN:
+                continue
+            previous[signum] = signal.signal(signum, _on_signal)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def _open_standard_fds() -> None:
+    """A closed descriptor 0, 1 or 2 (``2>&-``) gets /dev/null, so that no file the
+    command opens (the --per-row temporary file) takes its number, where a library
+    writing to stderr would write into it."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                null = os.open(os.devnull, os.O_RDWR)
+                if null != fd:
+                    os.dup2(null, fd)
+                    os.close(null)
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 def _main(argv: Sequence[str] | None) -> int:
+    _open_standard_fds()
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with status 2 on bad arguments, as argparse does
     try:
-        return evaluate(args)
+        with _signals():
+            return evaluate(args)
     except BadInput as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        _stderr(f"{PROG}: error: {e}")
         return BAD_INPUT
+    except ReportNotWritten as e:
+        _stderr(f"{PROG}: error: cannot write the report to stdout ({e})")
+        return FAILED
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # e.g. piped into head
-        with contextlib.suppress(OSError):
-            sys.stderr.close()
-        return 1
+        _stderr(f"{PROG}: interrupted")
+        return 128 + signal.SIGINT
+    except Terminated as e:
+        _stderr(f"{PROG}: terminated by {signal.Signals(e.signum).name}")
+        return 128 + e.signum
+    except BrokenPipeError:  # e.g. piped into head: no report, no message
+        with contextlib.suppress(Exception):
+            sys.stdout.close()  # so that the exit's flush of stdout does not fail again
+        return FAILED
+    except Exception as e:  # a bug: one line, the traceback with --debug
+        if args.debug and sys.stderr is not None:
+            with contextlib.suppress(Exception):
+                traceback.print_exc(file=sys.stderr)
+        _stderr(
+            f"{PROG}: internal error: {_one_line(e)}; please report it "
+            "(--debug prints the traceback)"
+        )
+        return FAILED

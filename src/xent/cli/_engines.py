@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -90,23 +91,44 @@ def _clock(seconds: float) -> str:
 
 class PerRowWriter:
     """Each row's loss to Parquet, streamed into a temporary file renamed at the end;
-    removed if the run fails, so no partial output is left behind."""
+    removed if the run fails (or is interrupted), so no partial output is left behind.
+
+    The temporary file is made by :func:`tempfile.mkstemp` next to the output
+    (created exclusively, never through a symlink) and written through that descriptor.
+    The output's path is checked first (:func:`_sources.check_output`)."""
 
     def __init__(self, path: str) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         self.path = path
-        directory, name = os.path.split(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            raise BadInput(f"--per-row {path}: the directory {directory} does not exist")
-        self.tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
         self.schema = pa.schema([pa.field("loss", pa.float64())])
+        self.file: Any = None
+        self.writer: Any = None
+        directory, name = os.path.split(os.path.abspath(path))
         try:
-            # Losses are all distinct: a dictionary would only cost time (6x).
-            self.writer = pq.ParquetWriter(self.tmp, self.schema, use_dictionary=False)
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
         except OSError as e:
-            raise BadInput(f"--per-row {path}: cannot write ({e})") from None
+            raise BadInput(f"--per-row {path}: cannot write ({e.strerror or e})") from None
+        try:
+            self.file = os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            self.discard()
+            raise
+        try:
+            if hasattr(os, "fchmod"):  # the permissions of a file made by open(), not 0600
+                umask = os.umask(0o022)
+                os.umask(umask)
+                os.fchmod(fd, 0o666 & ~umask)
+            # Losses are all distinct: a dictionary would only cost time (6x).
+            self.writer = pq.ParquetWriter(self.file, self.schema, use_dictionary=False)
+        except OSError as e:
+            self.discard()
+            raise BadInput(f"--per-row {path}: cannot write ({e.strerror or e})") from None
+        except BaseException:
+            self.discard()
+            raise
 
     def write(self, losses: Any) -> None:
         import pyarrow as pa
@@ -116,18 +138,23 @@ class PerRowWriter:
         try:
             self.writer.write_batch(pa.record_batch([array], schema=self.schema))
         except OSError as e:
-            raise BadInput(f"--per-row {self.path}: cannot write ({e})") from None
+            raise BadInput(f"--per-row {self.path}: cannot write ({e.strerror or e})") from None
 
     def commit(self) -> None:
         try:
             self.writer.close()
+            self.file.close()  # the writer does not close a file object it was given
             os.replace(self.tmp, self.path)
         except OSError as e:
-            raise BadInput(f"--per-row {self.path}: cannot write ({e})") from None
+            raise BadInput(f"--per-row {self.path}: cannot write ({e.strerror or e})") from None
 
     def discard(self) -> None:
-        with contextlib.suppress(Exception):
-            self.writer.close()
+        if self.writer is not None:
+            with contextlib.suppress(Exception):
+                self.writer.close()
+        if self.file is not None:
+            with contextlib.suppress(Exception):
+                self.file.close()
         with contextlib.suppress(OSError):
             os.remove(self.tmp)
 
@@ -180,7 +207,11 @@ def _partial_frame(piece: Piece, job: Job) -> Any:
 
 
 def run_dask(
-    pieces: Sequence[Piece], job: Job, progress: Progress, scheduler: str | None
+    pieces: Sequence[Piece],
+    job: Job,
+    progress: Progress,
+    scheduler: str | None,
+    timeout: float = 20.0,
 ) -> Totals:
     """One dask.dataframe partition per piece, each reduced to its Totals on a worker,
     merged here in piece order by the same :func:`combine` as the local engine."""
@@ -207,9 +238,10 @@ def run_dask(
             client = stack.enter_context(Client(cluster))
         else:
             try:
-                client = stack.enter_context(Client(scheduler, timeout="20s"))
+                client = stack.enter_context(Client(scheduler, timeout=f"{timeout}s"))
             except (OSError, TimeoutError) as e:
-                raise BadInput(f"--scheduler {scheduler}: cannot connect ({e})") from None
+                reason = " ".join(str(e).split()) or type(e).__name__
+                raise BadInput(f"--scheduler {scheduler}: cannot connect ({reason})") from None
         progress.restart()
         frame = dd.from_map(
             _partial_frame,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,21 @@ from ._job import (
 PLOT_SIZE = (8.0, 6.0)  # inches, at PLOT_DPI: an 800 x 600 PNG
 PLOT_DPI = 100
 PLOT_BINS = 20
+# What --plot writes, by extension: formats matplotlib writes itself (Agg, PDF, SVG, PS
+# backends and Pillow, a matplotlib dependency); pgf needs LaTeX and is left out.
+PLOT_FORMATS = ("png", "pdf", "svg", "svgz", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp")
+
+
+def plot_format(path: str) -> str:
+    """The format of a --plot path, from its extension; BadInput if matplotlib cannot
+    write it (checked before any row is read, without importing matplotlib)."""
+    ext = os.path.splitext(os.path.basename(path))[1].lower().removeprefix(".")
+    if ext not in PLOT_FORMATS:
+        got = f"'.{ext}'" if ext else "no extension"
+        listed = ", ".join(f".{f}" for f in PLOT_FORMATS)
+        raise BadInput(f"--plot {path}: has {got}; name a file ending in one of {listed}")
+    return ext
+
 
 # --------------------------------------------------------------------------- report
 
@@ -152,12 +168,20 @@ def reliability_bins(bins: np.ndarray, target: int = PLOT_BINS) -> list[dict[str
 
 def plot_reliability(path: str, total: Totals, values: dict[str, Any]) -> None:
     """Reliability diagram: observed vs predicted rate per bin, and rows per bin."""
+    weight = total.value(WEIGHT)
+    if total.count and not (math.isfinite(weight) and weight > 0):
+        raise BadInput(
+            f"--plot {path}: the {total.count:,} rows scored have a total weight of {weight:g}, "
+            "so no rate can be plotted; check --weight-col, or drop --plot"
+        )
+    fmt = plot_format(path)
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     points = reliability_bins(total.bins if total.bins is not None else np.zeros((4, N_BINS)))
+    points = [b for b in points if math.isfinite(b["predicted"]) and math.isfinite(b["observed"])]
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=PLOT_SIZE, dpi=PLOT_DPI, sharex=True, height_ratios=(3, 1)
     )
@@ -181,7 +205,7 @@ def plot_reliability(path: str, total: Totals, values: dict[str, Any]) -> None:
         bottom.bar(lows, [b["rows"] for b in points], width=widths, align="edge", edgecolor="white")
         bottom.set_xlabel("mean predicted probability")
         bottom.set_ylabel("rows")
-        fig.savefig(path, dpi=PLOT_DPI)
+        fig.savefig(path, dpi=PLOT_DPI, format=fmt)  # exactly `path`, no suffix added
     except OSError as e:
         raise BadInput(f"--plot {path}: cannot write ({e.strerror or e})") from None
     finally:

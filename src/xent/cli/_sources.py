@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import stat
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -82,6 +83,68 @@ def expand_paths(args: Sequence[str]) -> list[str]:
     return files
 
 
+def _file_type(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def check_output(flag: str, path: str, inputs: Sequence[str]) -> None:
+    """Refuse, before anything is read, an output `path` (of `flag`) that exists and is
+    not a regular file, whose directory does not exist, that is one of the `inputs` (the
+    same file by any path: compared by device and inode) or that lies inside an input
+    directory. A regular file that is none of the inputs may be replaced."""
+    try:
+        out = os.stat(path)  # follows symlinks: a link to an input is that input
+    except FileNotFoundError:
+        out = None  # also a dangling symlink: os.replace replaces the link
+    except OSError as e:
+        raise BadInput(f"{flag} {path}: cannot use it ({e.strerror or e})") from None
+    if out is not None and not stat.S_ISREG(out.st_mode):
+        kind = _file_type(out.st_mode)
+        raise BadInput(f"{flag} {path}: exists and is {kind}, not a regular file; pass a file path")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise BadInput(f"{flag} {path}: the directory {directory} does not exist")
+    above: set[tuple[int, int]] = set()  # the output's directory and every one above it
+    here = os.path.realpath(directory)
+    while True:
+        with contextlib.suppress(OSError):
+            st = os.stat(here)
+            above.add((st.st_dev, st.st_ino))
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    for arg in inputs:
+        if os.path.exists(arg):
+            matches = [arg]
+        elif glob.has_magic(arg):
+            matches = sorted(glob.glob(arg, recursive=True))
+        else:
+            continue  # reported by plan
+        for match in matches:
+            try:
+                st = os.stat(match)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if (st.st_dev, st.st_ino) in above:
+                    raise BadInput(
+                        f"{flag} {path}: is inside the input directory {match}, whose files "
+                        "are read as data; write it outside"
+                    )
+            elif out is not None and (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino):
+                raise BadInput(f"{flag} {path}: is the input file {match}; write to another file")
+
+
 def _dataset_files(directory: str) -> list[str]:
     """The files of a directory read as a Parquet dataset (names starting with . or _,
     such as _SUCCESS, are left out, as pyarrow.dataset does)."""
@@ -114,9 +177,29 @@ def _missing_column(path: str, role: str, name: str, available: Sequence[str]) -
 
 
 def _check_columns(path: str, job: Job, available: Sequence[str]) -> None:
+    available = list(available)
     for role, name in job.columns.items():
         if name not in available:
-            raise _missing_column(path, role, name, list(available))
+            raise _missing_column(path, role, name, available)
+    _check_duplicates(path, job, available)
+
+
+def _check_duplicates(path: str, job: Job, available: list[str]) -> None:
+    for name in job.columns.values():
+        if available.count(name) > 1:
+            raise BadInput(
+                f"{path}: {available.count(name)} columns are named {name!r}, so which one "
+                "is meant is ambiguous; rename all but one"
+            )
+
+
+def _schema_names(path: str, schema: Any) -> list[str]:
+    try:
+        return list(schema.names)
+    except UnicodeDecodeError as e:
+        raise BadInput(
+            f"{path}: a column name is not UTF-8 text ({e.reason}); rename the columns"
+        ) from None
 
 
 def _corrupt(path: str, where: str, error: BaseException) -> BadInput:
@@ -143,7 +226,7 @@ def _parquet_file(path: str) -> Any:
 
 def _plan_parquet(path: str, job: Job, split: bool) -> list[Piece]:
     pf = _parquet_file(path)
-    _check_columns(path, job, pf.schema_arrow.names)
+    _check_columns(path, job, _schema_names(path, pf.schema_arrow))
     meta = pf.metadata
     sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
@@ -216,7 +299,7 @@ def _open_csv(path: str, job: Job, columns: list[str] | None, malformed: list[An
     try:
         return pacsv.open_csv(path, **_csv_options(path, job, columns, on_invalid))
     except pa.ArrowKeyError as e:  # a column missing from include_columns
-        _check_columns(path, job, _open_csv(path, job, None, []).schema.names)
+        _check_columns(path, job, _csv_header(path) or [])
         raise _corrupt(path, "", e) from None
     except (pa.ArrowException, OSError) as e:
         raise _csv_failure(path, job, malformed, e, "") from None
@@ -233,10 +316,31 @@ def _csv_failure(path: str, job: Job, malformed: list[Any], error: Exception, wh
     return _corrupt(path, where, error)
 
 
+def _csv_header(path: str) -> list[str] | None:
+    """The names of a CSV file's header line, not UTF-8 bytes replaced (pyarrow's own
+    would raise UnicodeDecodeError); None if it cannot be read."""
+    import csv
+
+    import pyarrow as pa
+
+    try:
+        with pa.input_stream(path, compression="detect") as f:
+            head = f.read(1 << 20)
+    except (pa.ArrowException, OSError):
+        return None
+    line = head.split(b"\n", 1)[0].rstrip(b"\r").removeprefix(b"\xef\xbb\xbf")
+    delimiter = "\t" if ".tsv" in path.lower() else ","
+    return next(csv.reader([line.decode("utf-8", errors="replace")], delimiter=delimiter), [])
+
+
 def _plan_csv(path: str, job: Job, split: bool) -> list[Piece]:
     # Opening reads the first block: this checks the header (the rows are _read_csv's).
     skipping = replace(job, skip_bad_rows=True)
     _open_csv(path, skipping, list(dict.fromkeys(job.columns.values())), [])
+    # pyarrow reads the first of duplicated columns: refuse them as other formats do.
+    header = _csv_header(path)
+    if header is not None:
+        _check_duplicates(path, job, header)
     return [Piece(path, CSV, 0, None)]
 
 
@@ -299,7 +403,7 @@ def _plan_ipc(path: str, job: Job, split: bool) -> list[Piece]:
 
     reader, source = _open_ipc(path)
     with source:
-        _check_columns(path, job, reader.schema.names)
+        _check_columns(path, job, _schema_names(path, reader.schema))
         rows = None
         if isinstance(reader, ipc.RecordBatchFileReader):
             try:
@@ -316,7 +420,7 @@ def _read_ipc(piece: Piece, job: Job) -> Iterator[tuple[Where, dict[str, Any]]]:
     names = job.columns
     reader, source = _open_ipc(piece.path)
     if isinstance(reader, ipc.RecordBatchFileReader):  # read the needed columns only
-        schema = reader.schema.names
+        schema = _schema_names(piece.path, reader.schema)
         source.close()
         wanted = sorted({schema.index(c) for c in names.values()})
         reader, source = _open_ipc(piece.path, wanted)

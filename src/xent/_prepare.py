@@ -178,6 +178,8 @@ class Categorical(Prepared):
         """A 1-D weight with one value per class; with index targets an array must have
         the input's dtype (PyTorch raises "expected scalar type Float but found Double"
         otherwise; with probability targets it promotes, and so does xent)."""
+        if self.is_index and is_array(value):
+            value = as_array(self.xp, value, like=self.x)  # a NumPy weight joins torch's
         if self.is_index and is_array(value) and value.dtype != self.input_dtype:
             raise TypeError(
                 f"weight has dtype {value.dtype}, the input {self.input_dtype}; pass a class "

@@ -433,6 +433,41 @@ def test_float16_is_computed_in_float32(keras, from_logits):
         assert_close(actual, exact, rtol=float(np.finfo(np.float16).eps), atol=0)
 
 
+BFLOAT16_CLASSES = {
+    "BinaryCrossentropy": lambda: (RNG.uniform(size=(6, 5)) > 0.5, RNG.uniform(size=(6, 5))),
+    "CategoricalCrossentropy": lambda: (RNG.uniform(size=(6, 5)), RNG.uniform(size=(6, 5))),
+    "SparseCategoricalCrossentropy": lambda: (RNG.integers(0, 5, 6), RNG.uniform(size=(6, 5))),
+}
+
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "none"])
+@pytest.mark.parametrize("name", list(BFLOAT16_CLASSES))
+def test_bfloat16_loss_classes_on_numpy(keras, name, reduction):
+    """dtype="bfloat16" on NumPy inputs raised (NumPy has no bfloat16) where Keras
+    returns bfloat16 (issue 16): ml_dtypes.bfloat16 arrays now, the inputs rounded to
+    bfloat16 as Keras does, computed in float32: against Keras in float64 on the rounded
+    inputs, within one bfloat16 rounding."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    bf16 = np.dtype(ml_dtypes.bfloat16)
+    y_true, y_pred = BFLOAT16_CLASSES[name]()
+    weight = RNG.uniform(0.5, 2.0, size=6)
+    actual = getattr(xk, name)(dtype="bfloat16", reduction=reduction)(y_true, y_pred, weight)
+    assert actual.dtype == bf16
+    rounded = [a.astype(bf16).astype(np.float64) for a in (y_true, y_pred, weight)]
+    exact = as_numpy(getattr(keras.losses, name)(dtype="float64", reduction=reduction)(*rounded))
+    assert_close(actual.astype(np.float64), exact, rtol=float(np.finfo(bf16).eps), atol=0)
+    theirs = getattr(keras.losses, name)(dtype="bfloat16", reduction=reduction)(
+        y_true, y_pred, weight
+    )
+    assert "bfloat16" in str(theirs.dtype)
+
+
+def test_bfloat16_without_ml_dtypes_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "ml_dtypes", None)  # import fails
+    with pytest.raises(ValueError, match="needs the ml_dtypes package"):
+        xk.CategoricalCrossentropy(dtype="bfloat16")(T, X)
+
+
 # --------------------------------------------------------------------------- bad input
 
 X = RNG.normal(size=(4, 5)).astype(np.float32)

@@ -647,6 +647,35 @@ BAD = {
     "bool ignore_index": bad(
         NLL, X, Y, TypeError, "ignore_index must be an int, got bool", ignore_index=True
     ),
+    # issue 16: the kernel path raised a raw OverflowError, the reference returned a value
+    "ignore_index beyond int64": bad(
+        CE, X, Y, ValueError, "ignore_index=1180591620717411303424 is outside", ignore_index=2**70
+    ),
+    "nll ignore_index below int64": bad(
+        NLL, X, Y, ValueError, "outside the range of int64", ignore_index=-(2**63) - 1
+    ),
+    "ignore_index 2**64 - 1 for uint64 targets": bad(
+        CE, X, Y.astype(np.uint64), ValueError, "outside the range of int64", ignore_index=2**64 - 1
+    ),
+    # issue 16: wrapped to int64 first, reported as "Target -1"
+    "uint64 index above int64": bad(
+        CE, X, np.array([0, 2**64 - 1, 1, 2], np.uint64), IndexError, f"Target {2**64 - 1} {OUT}"
+    ),
+    # issue 16: a weight of another dtype was promoted; PyTorch raises
+    "float64 weight, float32 input": bad(
+        CE,
+        X.astype(np.float32),
+        Y,
+        TypeError,
+        "weight has dtype float64, the input float32",
+        weight=np.ones(5),
+    ),
+    "float16 weight, float32 input": bad(
+        CE, X.astype(np.float32), Y, TypeError, "weight has dtype float16", weight=np.ones(5, "f2")
+    ),
+    "nll float64 weight, float32 input": bad(
+        NLL, X.astype(np.float32), Y, TypeError, "weight has dtype float64", weight=np.ones(5)
+    ),
 }
 
 
@@ -663,6 +692,85 @@ def test_bad_input_raises_with_what_to_pass(torch, case):
         args = {k: to_torch(torch, v) for k, v in kwargs.items()}
         with pytest.raises((RuntimeError, ValueError, IndexError, TypeError, NotImplementedError)):
             fn(torch.tensor(x), torch.from_numpy(np.asarray(target)), **args)
+
+
+@pytest.mark.parametrize("kernels", ["kernels", "reference"])
+@pytest.mark.parametrize("library", ["numpy", "torch"])
+def test_ignore_index_outside_int64_is_refused_on_every_path(torch, monkeypatch, library, kernels):
+    if kernels == "reference":
+        monkeypatch.setenv("XENT_DISABLE_KERNELS", "1")
+    x, y = (X, Y) if library == "numpy" else (torch.tensor(X), torch.tensor(Y))
+    for name in (CE, NLL):
+        for bad_index in (2**63, 2**70, -(2**63) - 1):
+            with pytest.raises(ValueError, match="outside the range of int64"):
+                getattr(xent, name)(x, y, ignore_index=bad_index)
+        # the ends of int64 are fine: nothing equals them here
+        want = getattr(xent, name)(x, y)
+        for edge in (2**63 - 1, -(2**63)):
+            assert float(getattr(xent, name)(x, y, ignore_index=edge)) == float(want)
+
+
+def test_uint64_targets_name_their_value(torch):
+    """uint64 indices at or above 2**63 are out of bounds under their own value (they
+    were cast to int64 first); torch tensors too (no uint64 comparisons in torch)."""
+    for target in (
+        np.array([1, 2**63, 0, 2], np.uint64),
+        torch.tensor([1, 2**63, 0, 2], dtype=torch.uint64),
+    ):
+        with pytest.raises(IndexError, match=f"Target {2**63} {OUT}"):
+            xent.cross_entropy(torch.tensor(X) if torch.is_tensor(target) else X, target)
+    small = torch.tensor(Y.astype(np.uint64))
+    assert float(xent.cross_entropy(torch.tensor(X), small)) == float(xent.cross_entropy(X, Y))
+
+
+def test_class_weight_of_another_dtype_is_refused_like_torch(torch):
+    """PyTorch: "expected scalar type Float but found Double"; lists still convert."""
+    x = torch.tensor(X, dtype=torch.float32)
+    for name in (CE, NLL):
+        for dtype in (torch.float64, torch.float16):
+            weight = torch.tensor(W5, dtype=dtype)
+            with pytest.raises(RuntimeError, match="expected scalar type"):
+                getattr(torch.nn.functional, name)(x, torch.tensor(Y), weight=weight)
+            with pytest.raises(TypeError, match="pass a class weight of the input's dtype"):
+                getattr(xent, name)(x, torch.tensor(Y), weight=weight)
+        listed = getattr(xent, name)(x, torch.tensor(Y), weight=[float(v) for v in W5])
+        same = getattr(xent, name)(x, torch.tensor(Y), weight=torch.tensor(W5, dtype=x.dtype))
+        assert float(listed) == float(same)
+    # probability targets: PyTorch promotes instead of raising, and so does xent
+    p, w64 = torch.tensor(P, dtype=torch.float32), torch.tensor(W5)
+    want = torch.nn.functional.cross_entropy(x, p, weight=w64)
+    np.testing.assert_allclose(float(xent.cross_entropy(x, p, weight=w64)), float(want), 1e-6)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize(
+    "case", ["index", "index weight smoothing", "probabilities", "K-dim", "unbatched", "nll"]
+)
+def test_meta_tensors_infer_shapes_like_torch(torch, case, reduction):
+    """torch meta tensors hold no values: cross_entropy raised "Tensor.item() cannot be
+    called on meta tensors" from its value checks (issue 16); now shapes and dtypes
+    come out as torch's, and the gradient too."""
+    meta = {"device": "meta"}
+    x = torch.empty(4, 5, **meta)
+    y = torch.empty(4, dtype=torch.long, **meta)
+    name, kwargs = CE, {}
+    if case == "index weight smoothing":
+        kwargs = {"weight": torch.empty(5, **meta), "label_smoothing": 0.1}
+    elif case == "probabilities":
+        y = torch.empty(4, 5, **meta)
+    elif case == "K-dim":
+        x, y = torch.empty(2, 5, 3, 4, **meta), torch.empty(2, 3, 4, dtype=torch.long, **meta)
+    elif case == "unbatched":
+        x, y = torch.empty(5, **meta), torch.empty((), dtype=torch.long, **meta)
+    elif case == "nll":
+        name = NLL
+    want = getattr(torch.nn.functional, name)(x, y, reduction=reduction, **kwargs)
+    x.requires_grad_(True)
+    got = getattr(xent, name)(x, y, reduction=reduction, **kwargs)
+    assert got.device.type == "meta"
+    assert (got.shape, got.dtype) == (want.shape, want.dtype)
+    got.sum().backward()
+    assert x.grad.shape == x.shape and x.grad.device.type == "meta"
 
 
 def test_ignored_positions_may_hold_any_value():

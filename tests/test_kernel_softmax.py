@@ -3,14 +3,17 @@ torch.nn.functional.cross_entropy: values, and gradients from torch autograd."""
 
 from __future__ import annotations
 
+import array_api_compat.numpy as xp
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import kernel_helpers as kh
-from helpers import assert_close
+import xent
+from helpers import assert_close, largest
 from kernel_helpers import extension
+from xent._categorical import index_targets
 from xent._kernels import DECLINED, softmax_cross_entropy
 
 isa = kh.isa_fixture
@@ -173,6 +176,115 @@ def test_extreme_logits(isa, torch):
     ref_loss, ref_grad = torch_reference(torch, x, t, "none")
     assert_close(loss, ref_loss, np.float32, 4, 0.0)
     assert_close(grad, ref_grad, np.float32, 4, 1.0)
+
+
+def float64_oracle(x, t, w, smoothing):
+    """Loss and gradient per row in float64 of (N, C) logits, with the rule that a zero
+    target coefficient times an infinite log-probability counts as 0."""
+    x = x.astype(np.float64)
+    c = x.shape[1]
+    finite = np.where(np.isfinite(x), x, -np.inf)
+    logp = x - finite.max(1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+    q = (1 - smoothing) * w[t][:, None] * np.eye(c)[t] + smoothing / c * w
+    with np.errstate(invalid="ignore"):
+        terms = np.where(q == 0, 0.0, q * logp)
+    loss = -terms.sum(1)
+    grad = q.sum(1, keepdims=True) * np.exp(logp) - q
+    return loss, grad
+
+
+@pytest.mark.parametrize("target", [0, 1], ids=["target_finite", "target_minus_inf"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.5])
+@pytest.mark.parametrize("layout", ["rows", "positions"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_zero_weight_times_minus_inf_logit_is_zero(isa, torch, dtype, layout, smoothing, target):
+    """cross_entropy([[0, -inf, 1]], [t], weight=[1, 0, 1], label_smoothing=0.5): the class
+    of weight 0 and logit -inf adds 0, as in the reference (0.9277 for t = 0); the
+    kernel gave nan (issue 16). torch gives nan (0 * -inf), so the oracle is float64
+    math with that rule."""
+    extension()
+    x = np.array([[0.0, -np.inf, 1.0], [2.0, -np.inf, -1.0]], dtype)
+    t = np.array([target, 2])
+    w = np.array([1.0, 0.0, 1.0], dtype)
+    want, want_grad = float64_oracle(x, t, w, smoothing)
+    assert np.all(np.isfinite(want))
+    kx, kt = (x, t) if layout == "rows" else (x.T[None], t[None])  # (1, C, N): positions
+    loss, grad = softmax_cross_entropy(
+        kx, kt, weight=w, label_smoothing=smoothing, reduction="none", need_grad=True
+    )
+    grad = grad if layout == "rows" else grad[0].T
+    assert_close(np.reshape(loss, -1), want, dtype, 8, 1.0)
+    assert_close(grad, want_grad, dtype, 8, 1.0)
+    ref = index_targets.reference(
+        xp, x, t, class_axis=1, weight=w, label_smoothing=smoothing, reduction="none"
+    )[0]
+    assert_close(ref, want, dtype, 8, 1.0)
+    if smoothing or target == 1:  # torch: nan wherever 0 * -inf is taken
+        torch_loss = torch_reference(torch, x, t, "none", weight=w, label_smoothing=smoothing)[0]
+        assert np.isnan(torch_loss[0])
+
+
+def test_issue_example_with_and_without_kernels(monkeypatch):
+    extension()
+    args = (np.array([[0.0, -np.inf, 1.0]]), np.array([0]))
+    options = {"weight": np.array([1.0, 0.0, 1.0]), "label_smoothing": 0.5}
+    fast = xent.cross_entropy(*args, **options)
+    monkeypatch.setenv("XENT_DISABLE_KERNELS", "1")
+    slow = xent.cross_entropy(*args, **options)
+    assert_close(fast, slow, np.float64, 4, 1.0)
+    assert round(float(slow), 4) == 0.9277
+
+
+def _softmax_extremes(dtype):
+    tiny = float(np.finfo(dtype).smallest_subnormal)
+    values = [np.inf, -np.inf, 1e4, -1e4, 88.0, -88.0, 89.0, -89.0, 709.0, -745.0]
+    return [float(dtype(v)) for v in [*values, tiny, -tiny, 0.0, -0.0, 1.0, -3.0]]
+
+
+@st.composite
+def extreme_softmax_cases(draw):
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    n, c = draw(st.integers(1, 5)), draw(st.integers(1, 8))
+    spatial = draw(st.sampled_from([(), (3,), (9,)]))
+    values = st.sampled_from(_softmax_extremes(dtype)) | st.floats(-50, 50, width=32)
+    size = n * c * int(np.prod(spatial))
+    x = np.array(draw(st.lists(values, min_size=size, max_size=size)), dtype)
+    x = x.reshape(n, c, *spatial)
+    t = np.array(draw(st.lists(st.integers(-1, c - 1), min_size=n * int(np.prod(spatial)))))
+    t = t[: n * int(np.prod(spatial))].reshape(n, *spatial)
+    w = None
+    if draw(st.booleans()):
+        factors = st.sampled_from([0.0, 1.0, 2.5, 1e-30, np.inf])  # inf: declined
+        w = np.array(draw(st.lists(factors, min_size=c, max_size=c)), dtype)
+    smoothing = draw(st.sampled_from([0.0, 0.1, 0.5]))
+    return x, t, w, smoothing
+
+
+@given(extreme_softmax_cases(), st.sampled_from(["none", "sum", "mean"]))
+def test_extreme_values_match_reference(case, reduction):
+    """The softmax kernel against the reference (the XENT_DISABLE_KERNELS path) at
+    infinities, +-1e4, the exp edges, subnormals, with zero and infinite class weights:
+    the same nan positions and infinities, values within a few ulp of the logits."""
+    extension()
+    x, t, w, smoothing = case
+    options = {"weight": w, "ignore_index": -1, "label_smoothing": smoothing}
+    with np.errstate(all="ignore"):
+        result = softmax_cross_entropy(x, t, reduction=reduction, need_grad=True, **options)
+        loss, grad = (result, None) if result is DECLINED else result
+        ref_loss, ref_grad = index_targets.reference(
+            xp, x, t, class_axis=1, reduction=reduction, need_grad=True, **options
+        )
+    if loss is DECLINED:  # an infinite weight: the reference runs
+        assert w is not None and not np.isfinite(w).all()
+        return
+    for a, b in ((loss, ref_loss), (grad, ref_grad)):  # assert_close lets inf ~ finite pass
+        np.testing.assert_array_equal(np.isposinf(a), np.isposinf(b), "+inf positions differ")
+        np.testing.assert_array_equal(np.isneginf(a), np.isneginf(b), "-inf positions differ")
+    magnitude = 4 * largest(x) * max(1.0, largest(w))
+    scale = magnitude * (t.size if reduction == "sum" else 1)
+    assert_close(loss, ref_loss, x.dtype, 16, scale)
+    assert_close(grad, ref_grad, x.dtype, 16, magnitude * largest(ref_grad) + largest(w) + 1)
 
 
 def test_nan_logit_poisons_its_row_only(torch):

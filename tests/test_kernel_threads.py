@@ -110,12 +110,24 @@ def test_concurrent_calls_from_python_threads(restore_threads):
 
 
 def test_set_num_threads_validates():
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match=r"integer in \[1, 2147483647\]"):
         xent.set_num_threads(0)
     with pytest.raises(TypeError, match="integer"):
         xent.set_num_threads(1.5)
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match=r"integer in \[1, 2147483647\]"):
         xent.set_num_threads(True)
+
+
+@pytest.mark.parametrize("n", [2**31, 2**40])
+def test_set_num_threads_refuses_counts_the_kernels_cannot_take(n, restore_threads):
+    """Accepted before, then every kernel call raised OverflowError (a C int)."""
+    before = xent.get_num_threads()
+    with pytest.raises(ValueError, match=r"integer in \[1, 2147483647\]"):
+        xent.set_num_threads(n)
+    assert xent.get_num_threads() == before
+    xent.set_num_threads(2**31 - 1)  # the largest a C int holds: calls still work
+    x = np.linspace(-3, 3, 101)
+    assert np.isfinite(xent.binary_cross_entropy_with_logits(x, np.zeros_like(x)))
 
 
 def test_set_num_threads_roundtrip(restore_threads):
@@ -180,6 +192,24 @@ def test_bad_environment_warns_and_falls_back():
     assert "XENT_NUM_THREADS" in info.value.stderr
     out = json.loads(_python(PROBE, XENT_NUM_THREADS="zero"))
     assert out["threads"] == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("XENT_NUM_THREADS", str(2**31)), ("XENT_BUFFER_CACHE_MB", str(2**43))]
+)
+def test_out_of_range_environment_warns_and_falls_back(name, value):
+    """XENT_NUM_THREADS >= 2**31 made every kernel call raise OverflowError, and
+    XENT_BUFFER_CACHE_MB >= 2**43 made `import xent` fail: now a warning naming the
+    variable, and the default."""
+    extension()
+    code = "import warnings; warnings.simplefilter('error')\n" + PROBE
+    with pytest.raises(subprocess.CalledProcessError) as info:
+        _python(code, **{name: value})
+    assert name in info.value.stderr
+    assert "OverflowError" not in info.value.stderr
+    out = json.loads(_python(PROBE, **{name: value}))
+    assert out["threads"] == len(os.sched_getaffinity(0))
+    assert out["available"]
 
 
 def test_unknown_isa_is_rejected():

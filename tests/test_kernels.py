@@ -271,6 +271,29 @@ def test_nonfinite_logits_match_reference(isa, op, dtype):
         compare(op, x, y, "none", True)
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_infinite_pos_weight_at_very_negative_logits(isa, torch, dtype, reduction):
+    """pos_weight = inf, x <= -1e4 (or -inf) and y > 0: the loss p y softplus(-x) is inf,
+    as the reference and torch give; the kernel's (1 - y + p y) log1p(e^x) took
+    inf * 0 = nan where e^x underflows (issue 16)."""
+    x = np.array([-1e4, -1e30, -np.inf, -200.0, -50.0, -1e4, 3.0], dtype)
+    y = np.array([1.0, 0.5, 0.5, 1.0, 1.0, 0.25, 1.0], dtype)
+    pw = np.full(x.shape, np.inf, dtype)
+    kernel = compare("bce_with_logits", x, y, reduction, True, pos_weight=pw)
+    assert np.all(np.isposinf(kernel[0]))
+    finite = np.isfinite(x)  # torch's (1 + (p - 1) y) softplus(-x) - ...: nan at x = -inf
+    want = torch.nn.functional.binary_cross_entropy_with_logits(
+        torch.from_numpy(x[finite]),
+        torch.from_numpy(y[finite]),
+        pos_weight=torch.from_numpy(pw[finite]),
+        reduction="none",
+    )
+    assert np.all(np.isposinf(want.numpy()))
+    elementwise = _ops.binary("bce_with_logits", x, y, pos_weight=pw, reduction="none")[0]
+    np.testing.assert_array_equal(elementwise[finite], want.numpy())
+
+
 @pytest.mark.parametrize("size", [7, 300_001], ids=["one-block", "many-blocks"])
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -474,6 +497,55 @@ def test_any_values_match_reference(values, op):
     x = np.clip(np.abs(values) / 200, 0, 1) if op == "bce_probs" else values
     y = targets(np.float64, values.shape)
     compare(op, x, y, "none", True, ulps=24 if op == "sigmoid_focal" else 8)
+
+
+def _extremes(dtype):
+    """Values where the kernels' rearranged formulas could part from the reference:
+    infinities, the exp overflow and underflow edges of float32 (+-88/89, +-104) and
+    float64 (+-709/745), +-1e4, subnormals and signed zeros."""
+    tiny = float(np.finfo(dtype).smallest_subnormal)
+    edges = [np.inf, -np.inf, 1e4, -1e4, 88.0, -88.0, 89.0, -89.0, 104.0, -104.0]
+    edges += [709.0, -745.0, tiny, -tiny, 1e-40, 0.0, -0.0, 1.0, -3.5]
+    return [float(dtype(v)) for v in edges]
+
+
+@st.composite
+def extreme_binary_cases(draw):
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    op = draw(st.sampled_from(["bce_with_logits", "bce_probs", "sigmoid_focal"]))
+    n = draw(st.integers(1, 40))
+    tiny = float(np.finfo(dtype).smallest_subnormal)
+    if op == "bce_probs":
+        values = st.sampled_from([0.0, 1.0, tiny, 1e-40, 1e-7, 0.5, float(dtype(1 - 1e-7))])
+    else:
+        values = st.sampled_from(_extremes(dtype)) | st.floats(-120, 120, width=32)
+    x = np.array(draw(st.lists(values, min_size=n, max_size=n)), dtype)
+    y = np.array(draw(st.lists(st.sampled_from([0.0, 1.0, 0.5, 0.3]), min_size=n, max_size=n)))
+    options = {}
+    if op != "sigmoid_focal":
+        factors = st.sampled_from([0.0, 1.0, 2.5, 1e-30, tiny, np.inf])
+        for name in ("weight", "pos_weight") if op == "bce_with_logits" else ("weight",):
+            if draw(st.booleans()):
+                options[name] = np.array(draw(st.lists(factors, min_size=n, max_size=n)), dtype)
+        if draw(st.booleans()):
+            options["label_smoothing"] = draw(st.sampled_from([0.1, 0.5]))
+    return op, x, y.astype(dtype), options
+
+
+@given(extreme_binary_cases(), st.sampled_from(REDUCTIONS))
+def test_extreme_values_match_reference(case, reduction):
+    """Kernels against the reference (the XENT_DISABLE_KERNELS path) at infinities,
+    +-1e4, the exp edges, subnormals, with infinite and zero weights and pos_weights:
+    the same nan positions, infinities and values (within the usual ulps)."""
+    extension()
+    op, x, y, options = case
+    with np.errstate(all="ignore"):
+        ulps = 24 if op == "sigmoid_focal" else 8
+        kernel = compare(op, x, y, reduction, True, ulps=ulps, **options)
+        ref = FAMILY[op].reference(xp, x, y, reduction=reduction, need_grad=True, **options)
+    for got, want in zip(kernel, ref, strict=True):  # assert_close lets inf ~ finite pass
+        np.testing.assert_array_equal(np.isposinf(got), np.isposinf(want), "+inf positions")
+        np.testing.assert_array_equal(np.isneginf(got), np.isneginf(want), "-inf positions")
 
 
 # --------------------------------------------------------------------------- front ends

@@ -104,6 +104,11 @@ def is_traced(array: Array) -> bool:
     return isinstance(array, jax.core.Tracer)
 
 
+def is_meta(array: Array) -> bool:
+    """A torch tensor on the meta device: a shape and a dtype, no values."""
+    return getattr(getattr(array, "device", None), "type", None) == "meta"
+
+
 def is_lazy(array: Array) -> bool:
     """Values not available without computing (Dask) or not at all (JAX tracers)."""
     return library(array) == "dask" or is_traced(array)

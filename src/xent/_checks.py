@@ -8,7 +8,15 @@ import warnings
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from ._array import Array, broadcasts_to, is_floating, is_traced, library, to_numpy
+from ._array import (
+    Array,
+    broadcasts_to,
+    is_floating,
+    is_meta,
+    is_traced,
+    library,
+    to_numpy,
+)
 
 TORCH_REDUCTIONS = ("none", "mean", "sum")
 
@@ -109,7 +117,8 @@ def check_values(
 
     Returns the array to use from here on: for Dask, the same array with the check
     inserted into its graph (it raises when computed: xent computes nothing); under
-    ``jax.jit`` there are no values to check and the array is returned as is.
+    ``jax.jit`` and for torch meta tensors there are no values to check and the array
+    is returned as is.
     """
     import numpy as np
 
@@ -130,6 +139,8 @@ def check_values(
 
         extra = () if valid is None else (valid,)
         return da.map_blocks(checked, array, *extra, dtype=array.dtype, meta=array._meta)
+    if is_meta(array):  # torch meta tensors: shapes and dtypes only, no values
+        return array
     good = ok(xp, array)
     if valid is not None:
         good = good | ~valid
@@ -160,14 +171,25 @@ def check_unit_interval(xp: Any, array: Array, name: str, valid: Array | None = 
 # --------------------------------------------------------------------------- class indices
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def check_ignore_index(value: Any, name: str = "ignore_index") -> int:
-    """An integer (NumPy integers too), as PyTorch requires; bool and float are refused."""
+    """An integer (NumPy integers too) in int64's range, as PyTorch requires; bool and
+    float are refused (TypeError), as is a value outside int64 (ValueError: PyTorch
+    raises an overflow there, the kernels could not take it)."""
     if isinstance(value, bool) or not hasattr(value, "__index__"):
         raise TypeError(
             f"{name} must be an int, got {type(value).__name__} {value!r}; pass the integer "
             "class index to skip"
         )
-    return operator.index(value)
+    index = operator.index(value)
+    if not INT64_MIN <= index <= INT64_MAX:
+        raise ValueError(
+            f"{name}={index} is outside the range of int64 [{INT64_MIN}, {INT64_MAX}]; pass "
+            "the class index to skip (e.g. -100)"
+        )
+    return index
 
 
 def check_integer(xp: Any, array: Array, name: str, hint: str) -> None:

@@ -11,7 +11,7 @@ in; the checks themselves are written once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from ._array import (
     Array,
@@ -29,6 +29,7 @@ from ._checks import (
     check_integer,
     check_real,
     check_same_shape,
+    check_values,
 )
 
 # --------------------------------------------------------------------------- the pieces
@@ -174,8 +175,34 @@ class Categorical(Prepared):
         return self.x.shape[self.class_axis]
 
     def weight(self, value: Any) -> Array | None:
-        """A 1-D weight with one value per class."""
+        """A 1-D weight with one value per class; with index targets an array must have
+        the input's dtype (PyTorch raises "expected scalar type Float but found Double"
+        otherwise; with probability targets it promotes, and so does xent)."""
+        if self.is_index and is_array(value):
+            value = as_array(self.xp, value, like=self.x)  # a NumPy weight joins torch's
+        if self.is_index and is_array(value) and value.dtype != self.input_dtype:
+            raise TypeError(
+                f"weight has dtype {value.dtype}, the input {self.input_dtype}; pass a class "
+                "weight of the input's dtype (e.g. weight.astype(input.dtype)), as PyTorch "
+                "requires"
+            )
         return self._operand(value, "weight", lambda a: check_class_weight(a, self.n_classes))
+
+
+def _check_wrapped_uint64(xp: Any, target: Array, n_classes: int) -> Array:
+    """uint64 class indices cast to int64: those above int64's range (no class index,
+    nor an ignore_index, which is an int64 too) wrapped to negative values; named
+    with their real value (2**64 - 1, not -1). Compared after the cast, as torch has
+    no comparisons of uint64 tensors."""
+
+    def fail(values: Any, good: Any) -> NoReturn:
+        bad = int(values[~good].flat[0]) + 2**64
+        raise IndexError(
+            f"Target {bad} is out of bounds for {n_classes} classes; pass class indices in "
+            f"[0, {n_classes})"
+        )
+
+    return check_values(xp, target, lambda m, a: a >= 0, fail)
 
 
 def prepare_categorical(
@@ -219,7 +246,10 @@ def prepare_categorical(
             "pass them as integers (e.g. target.astype(int64))"
             + (f", or class probabilities of the input's shape {shape}" if probabilities else ""),
         )
+        unsigned64 = target.dtype == getattr(xp, "uint64", None)
         target = xp.reshape(xp.astype(target, xp.int64, copy=False), index_shape)
+        if unsigned64:
+            target = _check_wrapped_uint64(xp, target, shape[class_axis])
         out_dtype = input.dtype
         is_index = True
     else:

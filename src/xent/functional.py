@@ -269,10 +269,12 @@ def cross_entropy(
     Raises IndexError for a class index outside [0, C); ValueError for a target
     shape that fits neither form, a weight not of shape (C,), a label_smoothing
     outside [0, 1] (PyTorch silently ignores a negative one), a non-negative
-    ignore_index with probability targets or an unknown reduction; TypeError for
-    a non-floating input, float index targets, integer probability targets or a
-    non-integer ignore_index. Unlike PyTorch, any integer dtype is accepted for
-    indices (PyTorch wants int64 or uint8).
+    ignore_index with probability targets, an ignore_index outside int64 or an
+    unknown reduction; TypeError for a non-floating input, float index targets,
+    integer probability targets, a non-integer ignore_index or, with index
+    targets, a weight array of another dtype than the input's (as PyTorch).
+    Unlike PyTorch, any integer dtype is accepted for indices (PyTorch wants int64
+    or uint8).
 
     Gradient (``xent.value_and_grad``) with respect to the input:
     :math:`(\sum_c q_c)\,\mathrm{softmax}(x) - q` per position, q the target

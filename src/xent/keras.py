@@ -21,7 +21,15 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from . import _binary, _categorical
-from ._array import Array, as_array, broadcast_shape, compute_dtype, is_floating, namespace
+from ._array import (
+    Array,
+    as_array,
+    broadcast_shape,
+    compute_dtype,
+    is_floating,
+    is_numpy_namespace,
+    namespace,
+)
 from ._checks import (
     check_broadcasts_to,
     check_choice,
@@ -400,6 +408,17 @@ class Loss:
         if not isinstance(self.dtype, str):
             return self.dtype
         dtype = getattr(xp, self.dtype, None)
+        if dtype is None and self.dtype == "bfloat16" and is_numpy_namespace(xp):
+            try:  # NumPy has no bfloat16; ml_dtypes' (JAX's, TensorFlow's) is the common one
+                import ml_dtypes
+            except ImportError:
+                raise ValueError(
+                    "dtype='bfloat16' on NumPy arrays needs the ml_dtypes package (pip "
+                    "install ml-dtypes); pass 'float32' or 'float64', or torch/JAX arrays"
+                ) from None
+            import numpy as np
+
+            return np.dtype(ml_dtypes.bfloat16)
         if dtype is None or not is_floating(xp, dtype):
             raise ValueError(
                 f"dtype={self.dtype!r} is not a floating dtype of {xp.__name__}; "
@@ -412,6 +431,10 @@ class Loss:
         dtype = self._xp_dtype(xp)
         y_pred = as_array(xp, y_pred, dtype=dtype)
         y_true = as_array(xp, y_true, like=y_pred, dtype=dtype)
+        if not is_floating(xp, dtype):  # ml_dtypes' bfloat16: rounded to it, computed in
+            # float32 (as torch's and JAX's bfloat16 are), returned in it
+            y_pred = xp.astype(y_pred, xp.float32)
+            y_true = xp.astype(y_true, xp.float32)
         y_true, y_pred = squeeze_or_expand_to_same_rank(xp, y_true, y_pred)
         losses, mask = self._losses(y_true, y_pred)
         ct = losses.dtype  # the compute dtype

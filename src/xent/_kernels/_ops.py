@@ -280,7 +280,8 @@ def softmax_cross_entropy(
 
     Raises IndexError("Target 7 is out of bounds.") for a target outside
     [0, C) other than ignore_index. Returns DECLINED when the kernels are not built,
-    or for dtypes they do not take (the caller then runs the reference).
+    for dtypes they do not take, or for a weight with an infinite or nan value (the
+    caller then runs the reference).
     """
     ext = _state.extension()
     dtype = input.dtype
@@ -289,6 +290,10 @@ def softmax_cross_entropy(
     if not isinstance(target, np.ndarray) or target.dtype.kind not in "iu":
         return DECLINED
     if weight is not None and (not _supported_float(weight, dtype) or weight.ndim != 1):
+        return DECLINED
+    if weight is not None and not np.isfinite(weight).all():
+        # the kernel's one pass sums w_c (x_c - max) and W lse apart: an infinite
+        # weight gives inf - inf there, where the reference's w_c log p_c is inf
         return DECLINED
     shape = tuple(input.shape)
     if len(shape) == 0:

@@ -3,12 +3,16 @@
 Environment:
   XENT_DISABLE_KERNELS=1  never use the compiled kernels (read at import and at
                           each call; set at import, the extension is not even loaded)
-  XENT_NUM_THREADS=n      threads per kernel call (default: the CPUs this process
-                          may run on); xent.set_num_threads(n) changes it later
+  XENT_NUM_THREADS=n      threads per kernel call, 1 <= n <= 2**31 - 1 (default: the
+                          CPUs this process may run on); xent.set_num_threads(n)
+                          changes it later
   XENT_KERNEL_ISA=name    force an instruction set: avx512, avx2 or baseline
                           (default: the best this CPU offers)
   XENT_BUFFER_CACHE_MB=m  megabytes of large output arrays (>= 1 MB) kept for reuse
-                          after the arrays are gone, at most two (default 1024; 0: none)
+                          after the arrays are gone, at most two (default 1024; 0: none;
+                          at most 2**43 - 1)
+
+A value that is not an integer in its range warns and the default is used.
 """
 
 from __future__ import annotations
@@ -19,6 +23,11 @@ import warnings
 from types import ModuleType
 
 _FALSY = ("", "0", "false", "no", "off")
+
+# the extension takes the thread count as a C int and the cache size in bytes as a
+# Py_ssize_t: larger values would make every kernel call (or the import) overflow
+MAX_THREADS = 2**31 - 1
+MAX_CACHE_MB = 2**43 - 1  # (MAX_CACHE_MB + 1) << 20 == 2**63
 
 
 def _disabled() -> bool:
@@ -41,11 +50,14 @@ def _load() -> ModuleType | None:
     cache = os.environ.get("XENT_BUFFER_CACHE_MB", "").strip()
     if cache:
         try:
-            _xentc.set_cache_limit(max(0, int(cache)) << 20)
+            megabytes = int(cache)
+            if megabytes > MAX_CACHE_MB:
+                raise ValueError
+            _xentc.set_cache_limit(max(0, megabytes) << 20)
         except ValueError:
             warnings.warn(
-                f"XENT_BUFFER_CACHE_MB={cache!r} is not an integer; keeping the default "
-                "(set it to e.g. 0 to keep no output memory)",
+                f"XENT_BUFFER_CACHE_MB={cache!r} is not an integer of at most {MAX_CACHE_MB}; "
+                "keeping the default (set it to e.g. 0 to keep no output memory)",
                 UserWarning,
                 stacklevel=2,
             )
@@ -65,11 +77,12 @@ def _threads_from_env() -> int:
         return _cpus()
     try:
         threads = int(value)
-        if threads < 1:
+        if not 1 <= threads <= MAX_THREADS:
             raise ValueError
     except ValueError:
         warnings.warn(
-            f"XENT_NUM_THREADS={value!r} is not a positive integer; using {_cpus()} threads "
+            f"XENT_NUM_THREADS={value!r} is not an integer in [1, {MAX_THREADS}]; using "
+            f"{_cpus()} threads "
             "(set it to e.g. 2, or unset it)",
             UserWarning,
             stacklevel=2,
@@ -88,7 +101,7 @@ def extension() -> ModuleType | None:
 
 
 def set_num_threads(n: int) -> None:
-    """Use `n` threads (>= 1) in each compiled-kernel call.
+    """Use `n` threads (1 <= n <= 2**31 - 1) in each compiled-kernel call.
 
     Results do not depend on it: the work is split into the same blocks and their
     partial sums combined in the same order for any number of threads. The
@@ -108,8 +121,10 @@ def set_num_threads(n: int) -> None:
         raise TypeError(
             f"set_num_threads needs an integer, got {type(n).__name__}; pass e.g. 2"
         ) from None
-    if isinstance(n, bool) or threads < 1:
-        raise ValueError(f"set_num_threads needs a positive integer, got {n!r}; pass e.g. 2")
+    if isinstance(n, bool) or not 1 <= threads <= MAX_THREADS:
+        raise ValueError(
+            f"set_num_threads needs an integer in [1, {MAX_THREADS}], got {n!r}; pass e.g. 2"
+        )
     _num_threads = threads
 
 

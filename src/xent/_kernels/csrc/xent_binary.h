@@ -44,7 +44,11 @@ XENT_INLINE V SFX(times_or_zero)(V coef, V value) {
  * in [0, 1] and pos_weight >= 0, a x >= 0: the sum does not cancel. */
 XENT_INLINE V SFX(softplus_pair)(V a, V x, V neg, V pos, V l1p, int any_pw) {
     V ax = SFX(times_or_zero)(a, x);
-    return any_pw ? VFMA(VADD(neg, pos), l1p, ax) : VADD(ax, l1p);
+    if (!any_pw) return VADD(ax, l1p);
+    /* l1p = 0 at x <= -104 (float32; -745 float64): an infinite pos_weight gives
+     * inf * 0 there, where the reference's p y softplus(-x) = p y (-x) is inf */
+    VM gone = VM_AND(VCMP(l1p, VZERO(), C_EQ), VCMP(x, VZERO(), C_LT));
+    return VBLEND(gone, VFMA(VADD(neg, pos), l1p, ax), ax);
 }
 
 /* The per-vector functions of the losses (SFX(<fn>_one), a row of xent_ops.h each):

@@ -3,9 +3,11 @@
  *   loss   = (1 - eps) (-w_t logp_t) + (eps / C) (-sum_c w_c logp_c), 0 where t is ignored
  *   grad_c = [sm_c ((1 - eps) w_t + (eps / C) W) - (1 - eps) w_t [c = t] - (eps / C) w_c] gscale
  * with sm = softmax(x), W = sum_c w_c and gscale = 1 / sum of w_t over non-ignored
- * targets for 'mean' (nan when that sum is 0, as PyTorch's gradient). The exponentials are written into the gradient row on the
- * way and rescaled in place, so each row is read from memory once and the
- * gradient written once. Row sums are accumulated in float64. */
+ * targets for 'mean' (nan when that sum is 0, as PyTorch's gradient). A zero weight
+ * times a -inf logit counts as 0, as in the reference (PyTorch gives nan). The
+ * exponentials are written into the gradient row on the way and rescaled in place,
+ * so each row is read from memory once and the gradient written once. Row sums are
+ * accumulated in float64. */
 
 XENT_INLINE int64_t SFX(target_at)(const xent_softmax_args *a, int64_t i) {
     return a->t64 ? ((const int64_t *)a->t)[i] : (int64_t)((const int32_t *)a->t)[i];
@@ -93,8 +95,10 @@ XENT_INLINE SFX(softmax_tail) SFX(softmax_epilogue)(const xent_softmax_args *a, 
                                                     int grad) {
     SFX(softmax_tail) r;
     const double eps = a->eps, epsc = eps / (double)a->C;
-    double sumexp = 1.0 + sum1, lse = log1p(sum1);
-    r.loss = -wt * (xt_minus_max - lse);
+    double sumexp = 1.0 + sum1, lse = log1p(sum1), lt = xt_minus_max - lse;
+    /* a zero weight times an infinite log-probability is 0 (the reference's
+     * times_or_zero); a nan stays nan */
+    r.loss = wt == 0 && isinf(lt) ? 0.0 : -wt * lt;
     if (eps != 0) r.loss = (1.0 - eps) * r.loss + epsc * -(dsum - a->wsum * lse);
     r.A = r.B = 0;
     if (grad) {
@@ -146,7 +150,7 @@ static double SFX(softmax_row)(const xent_softmax_args *a, int64_t n) {
         V part = VSELZERO(below, ex);
         XENT_SUM_ADD(s0, s1, part);
         if (smooth) {
-            V wd = w ? VMUL(VLOAD(w + c), d) : d;
+            V wd = w ? SFX(times_or_zero)(VLOAD(w + c), d) : d; /* 0 * -inf: 0 */
             XENT_WIDEN_ADD(d0, d1, wd);
         }
     }
@@ -161,7 +165,7 @@ static double SFX(softmax_row)(const xent_softmax_args *a, int64_t n) {
         V part = VSELZERO(below, ex);
         XENT_SUM_ADD(s0, s1, part);
         if (smooth) {
-            V wd = w ? VMUL(VLOADN(w + full, rem), d) : d;
+            V wd = w ? SFX(times_or_zero)(VLOADN(w + full, rem), d) : d;
             XENT_WIDEN_ADD(d0, d1, wd);
         }
     }
@@ -235,7 +239,7 @@ static void SFX(softmax_chunk)(const xent_softmax_args *a, int64_t n, int64_t s,
         V part = VSELZERO(below, ex);
         XENT_SUM_ADD(s0, s1, part);
         if (smooth) {
-            V wd = w ? VMUL(VSET1(w[c]), d) : d;
+            V wd = !w ? d : w[c] != 0 ? VMUL(VSET1(w[c]), d) : VZERO(); /* 0 * -inf: 0 */
             XENT_WIDEN_ADD(d0, d1, wd);
         }
     }

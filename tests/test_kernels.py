@@ -22,7 +22,7 @@ from hypothesis.extra import numpy as hnp
 
 import kernel_helpers as kh
 import xent
-from helpers import assert_close, eps
+from helpers import assert_close, eps, largest
 from kernel_helpers import extension
 from xent import _binary, _kernels
 from xent._kernels import DECLINED, _ops
@@ -610,3 +610,78 @@ def test_keras_and_tf_front_ends_reach_the_kernels(monkeypatch, name):
     assert calls and all(calls), f"{op} kernel not used (or declined) by {name}"
     monkeypatch.setenv("XENT_DISABLE_KERNELS", "1")
     assert_close(fast, call(), np.float64, 16, 1.0)
+
+
+# --------------------------------------------------------------------------- extreme values
+
+
+def _extremes(dtype, op):
+    tiny = float(np.finfo(dtype).smallest_subnormal)
+    if op == "bce_probs":  # probabilities: the ends of [0, 1] and the clamp at log = -100
+        values = [0.0, 1.0, tiny, 1.0 - float(np.finfo(dtype).epsneg), 1e-30, 1e-44, 0.5]
+        return st.sampled_from([float(dtype(v)) for v in values]) | st.floats(0, 1, width=32)
+    values = [np.inf, -np.inf, 1e4, -1e4, 88.0, -88.0, 89.0, -89.0, 709.0, -745.0, 0.0, -0.0]
+    values = [float(dtype(v)) for v in [*values, tiny, -tiny, 1.0, -3.0]]
+    return st.sampled_from(values) | st.floats(-50, 50, width=32)
+
+
+@st.composite
+def extreme_binary_cases(draw):
+    op = draw(st.sampled_from(sorted(FAMILY)))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    shape = draw(st.sampled_from([(1,), (5,), (3, 7), (2, 33)]))
+    size = int(np.prod(shape))
+
+    def array(elements):
+        return np.array(draw(st.lists(elements, min_size=size, max_size=size)), dtype).reshape(
+            shape
+        )
+
+    x = array(_extremes(dtype, op))
+    y = array(st.sampled_from([0.0, 1.0, 0.5, 0.25, 1e-30]))
+    factors = st.sampled_from([0.0, 1.0, 2.5, 1e-30, 1e30, np.inf])
+    options = {}
+    if op == "sigmoid_focal":
+        options["alpha"] = draw(st.sampled_from([0.25, -1.0, 0.0, 1.0]))
+        options["gamma"] = draw(st.sampled_from([0.0, 0.5, 2.0, 5.0]))
+    else:
+        if draw(st.booleans()):
+            options["weight"] = array(factors)
+        if op == "bce_with_logits" and draw(st.booleans()):
+            options["pos_weight"] = array(factors)
+        if draw(st.booleans()):
+            options["label_smoothing"] = draw(st.sampled_from([0.1, 0.5]))
+        if draw(st.booleans()):
+            y[0 if y.ndim == 1 else (0, 0)] = -1.0
+            options["ignore_index"] = -1.0
+    return op, x, y, options
+
+
+@given(extreme_binary_cases(), st.sampled_from(REDUCTIONS), st.booleans())
+def test_extreme_values_match_reference(case, reduction, need_grad):
+    """Every binary kernel and option against the reference (the XENT_DISABLE_KERNELS
+    path) at infinities, +-1e4, the exp edges (+-88/89, 709, -745), subnormals and the
+    ends of [0, 1], with zero, tiny, huge and infinite weights and pos_weights: the
+    same nan and infinity positions, values within a few ulp of the terms' size."""
+    kh.extension()
+    op, x, y, options = case
+    with np.errstate(all="ignore"):
+        kernel = _ops.binary(op, x, y, reduction=reduction, need_grad=need_grad, **options)
+        ref = FAMILY[op].reference(xp, x, y, reduction=reduction, need_grad=need_grad, **options)
+    assert kernel is not DECLINED, "the kernel declined arguments it supports"
+    pairs = [(np.asarray(kernel[0]), np.asarray(ref[0]))]
+    if need_grad:
+        pairs.append((np.asarray(kernel[1]), np.asarray(ref[1])))
+    for a, b in pairs:
+        assert a.dtype == b.dtype == x.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b), "nan positions differ")
+        np.testing.assert_array_equal(np.isposinf(a), np.isposinf(b), "+inf positions differ")
+        np.testing.assert_array_equal(np.isneginf(a), np.isneginf(b), "-inf positions differ")
+    w = max(largest(options.get("weight")), 1.0) * max(largest(options.get("pos_weight")), 1.0)
+    scale = w * (largest(x) + 101.0)  # the size of the terms (log clamps at -100)
+    if reduction != "none":
+        scale *= x.size
+    assert_close(pairs[0][0], pairs[0][1], x.dtype, 64, scale)
+    if need_grad:
+        grad_scale = w * (largest(x) + 1.0) * max(largest(pairs[1][1]), 1.0)
+        assert_close(pairs[1][0], pairs[1][1], x.dtype, 64, grad_scale)

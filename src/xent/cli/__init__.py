@@ -5,7 +5,7 @@ r"""``xent eval``: the log loss (and friends) of prediction files of any size.
     xent eval FILE... --input COL --target COL [--from-logits] [--pos-weight W]
         [--weight-col COL] [--label-smoothing LS] [--focal-gamma G --focal-alpha A]
         [--reduction mean|sum] [--engine local|dask] [--scheduler ADDRESS]
-        [--connect-timeout SECONDS]
+        [--connect-timeout SECONDS] [--timeout SECONDS]
         [--format text|json] [--per-row OUT.parquet] [--plot FILE.png]
         [--batch-rows N] [--on-bad-rows error|skip] [--debug]
 
@@ -63,7 +63,7 @@ import numpy as np
 from .._checks import check_finite_number, check_gamma, check_label_smoothing
 from .._version import __version__
 from ._batches import BadInput
-from ._engines import PerRowWriter, Progress, run_dask, run_local
+from ._engines import PerRowWriter, Progress, TimedOut, deadline, run_dask, run_local
 from ._job import DEFAULT_BATCH_ROWS, Job
 from ._report import (
     format_json,
@@ -80,9 +80,11 @@ __all__ = ["main"]
 PROG = "xent eval"
 BAD_INPUT = 2  # exit status for bad input and bad arguments (argparse's own)
 FAILED = 1  # exit status when the report cannot be written, and for internal errors
+TIMED_OUT = 124  # exit status when --timeout passes (as timeout(1)'s)
 MAX_BATCH_ROWS = 1 << 30
 CONNECT_TIMEOUT = 20.0  # seconds, --connect-timeout's default
 MAX_CONNECT_TIMEOUT = 86400.0
+MAX_TIMEOUT = 1e7  # seconds (116 days), --timeout's largest
 MAX_POS_WEIGHT = float(np.finfo(np.float32).max)  # float32 columns are scored in float32
 
 
@@ -160,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--focal-alpha",
         type=_float,
         metavar="A",
-        help="focal balance of positives (default 0.25; negative disables it)",
+        help="focal balance of positives, in [0, 1] (default 0.25; negative disables it)",
     )
     ev.add_argument("--reduction", choices=("mean", "sum"), default="mean")
     ev.add_argument("--engine", choices=("local", "dask"), default="local")
@@ -172,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_float,
         metavar="SECONDS",
         help=f"how long to try to reach --scheduler (default {CONNECT_TIMEOUT:g})",
+    )
+    ev.add_argument(
+        "--timeout",
+        type=_float,
+        metavar="SECONDS",
+        help="stop the whole run after SECONDS of wall-clock time (exit status 124)",
     )
     ev.add_argument("--format", choices=("text", "json"), default="text")
     ev.add_argument("--per-row", metavar="OUT.parquet", help="write each row's loss to Parquet")
@@ -231,6 +239,10 @@ def make_job(args: argparse.Namespace) -> Job:
                 f"--connect-timeout must be more than 0 and at most {MAX_CONNECT_TIMEOUT:g} "
                 f"seconds, got {args.connect_timeout}"
             )
+    if args.timeout is not None and not 0 < args.timeout <= MAX_TIMEOUT:  # False on nan
+        raise BadInput(
+            f"--timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds, got {args.timeout}"
+        )
     if args.per_row is not None and args.engine == "dask":
         raise BadInput(
             "--per-row is written by the local engine (one file, in row order); "
@@ -238,8 +250,11 @@ def make_job(args: argparse.Namespace) -> Job:
         )
     batch_rows = _batch_rows(args.batch_rows)
     alpha = 0.25 if args.focal_alpha is None else args.focal_alpha
-    if not math.isfinite(alpha):
-        raise BadInput(f"--focal-alpha must be a finite number, got {alpha}")
+    if not (math.isfinite(alpha) and alpha <= 1):  # beyond 1: negatives weigh 1 - alpha < 0
+        raise BadInput(
+            f"--focal-alpha must be in [0, 1] (torchvision's range), or negative to turn "
+            f"the balance off, got {args.focal_alpha}"
+        )
     return Job(
         input=args.input,
         target=args.target,
@@ -336,7 +351,7 @@ def evaluate(args: argparse.Namespace) -> int:
             writer = PerRowWriter(args.per_row)
         if args.engine == "dask":
             timeout = CONNECT_TIMEOUT if args.connect_timeout is None else args.connect_timeout
-            total = run_dask(pieces, job, progress, args.scheduler, timeout)
+            total = run_dask(pieces, job, progress, args.scheduler, timeout, not args.debug)
         else:
             total = run_local(pieces, job, progress, writer)
         seconds = time.perf_counter() - progress.start
@@ -427,7 +442,13 @@ def _main(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)  # exits with status 2 on bad arguments, as argparse does
     try:
         with _signals():
-            return evaluate(args)
+            if args.timeout is None:
+                return evaluate(args)
+            limit = f"--timeout {args.timeout:g} s passed; nothing was reported"
+            if args.per_row is not None:
+                limit += f" and --per-row {args.per_row} was not written"
+            with deadline(args.timeout, limit):
+                return evaluate(args)
     except BadInput as e:
         _stderr(f"{PROG}: error: {e}")
         return BAD_INPUT
@@ -437,6 +458,9 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         _stderr(f"{PROG}: interrupted")
         return 128 + signal.SIGINT
+    except TimedOut as e:
+        _stderr(f"{PROG}: error: {e.message}")
+        return TIMED_OUT
     except Terminated as e:
         _stderr(f"{PROG}: terminated by {signal.Signals(e.signum).name}")
         return 128 + e.signum

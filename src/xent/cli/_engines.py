@@ -5,9 +5,12 @@ Parquet writer."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -20,6 +23,53 @@ from ._batches import BadInput, Where, check_batch, from_numpy
 from ._job import MALFORMED, Job, Totals, combine, combine_all, score
 from ._report import si
 from ._sources import READERS, Piece
+
+# --------------------------------------------------------------------------- deadlines
+
+
+class TimedOut(BaseException):
+    """A wall-clock deadline passed (:func:`deadline`). A BaseException, raised in the
+    main thread by SIGALRM's handler, so that no ``except Exception`` of a library on
+    the way (Dask's connection retries) takes it for an ordinary failure."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None, message: str) -> Any:
+    """Raise :class:`TimedOut` (message) in the main thread if the block still runs
+    after `seconds` of wall-clock time: a SIGALRM timer, so it interrupts waits that
+    never time out themselves (a peer that accepts a connection and never answers).
+
+    Deadlines nest: an inner one that would end after the outer one is not set, and
+    when an inner one ends the outer one's timer and handler are restored with the
+    time left. None, or a call outside the main thread (no signals there), sets no
+    deadline."""
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    outer_left = signal.getitimer(signal.ITIMER_REAL)[0]  # 0.0: no timer running
+    if outer_left and outer_left <= seconds:
+        yield  # the outer deadline comes first and keeps its handler
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimedOut(message)
+
+    start = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer_left:  # the outer deadline resumes with what is left of it
+            left = outer_left - (time.monotonic() - start)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6))
+
 
 # --------------------------------------------------------------------------- engines
 
@@ -206,23 +256,114 @@ def _partial_frame(piece: Piece, job: Job) -> Any:
     return pd.DataFrame({"totals": score_piece(piece, job).to_vector()})
 
 
+def _connect(client_class: Any, scheduler: str, timeout: float) -> Any:
+    """A Client of the scheduler at `scheduler`, or one line (BadInput) naming it: not an
+    address, nothing listening, no Dask scheduler answering within `timeout` seconds of
+    wall-clock time (a server that accepts connections and never answers, an HTTP
+    server), or something that answers and is not a Dask scheduler."""
+    from distributed.comm import get_address_host_port, parse_address
+
+    try:
+        if parse_address(scheduler, strict=True)[0] in ("tcp", "tls"):
+            get_address_host_port(scheduler)  # a host and a port
+    except (ValueError, TypeError) as e:
+        raise BadInput(
+            f"--scheduler {scheduler!r} is not a scheduler address ({e}); "
+            "pass one such as tcp://HOST:8786"
+        ) from None
+    waited = f"cannot connect: no Dask scheduler answered within {timeout:g} s (--connect-timeout)"
+    try:
+        # Dask's own timeout as well: it ends the retries of a refused connection.
+        with deadline(timeout, waited):
+            return client_class(scheduler, timeout=f"{timeout}s")
+    except TimedOut as e:
+        if e.message != waited:  # the whole run's --timeout, not this one
+            raise
+        reason = waited
+    except (OSError, TimeoutError) as e:
+        reason = "cannot connect (" + (" ".join(str(e).split()) or type(e).__name__) + ")"
+    except Exception as e:  # an answer that is not a scheduler's (garbage for a frame size)
+        reason = f"the server there is not a Dask scheduler ({type(e).__name__}: {e})"
+    raise BadInput(f"--scheduler {scheduler}: {reason}"[:400]) from None
+
+
+@contextlib.contextmanager
+def _quiet_descriptor_2() -> Any:
+    """File descriptor 2 goes to /dev/null while Dask runs, and sys.stderr (the progress
+    bar, xent's messages) to a duplicate of the real one. Dask's worker processes
+    inherit descriptor 2, and Dask's logging handlers hold the stream on it: a Ctrl-C
+    reaches every process of the terminal's group, and without this each worker, and
+    Dask's own shutdown in this process, print tracebacks. Failures on a worker still
+    reach xent through its futures."""
+    if sys.stderr is None:  # 2>&-: descriptor 2 is /dev/null already
+        yield
+        return
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+    real, saved = sys.stderr, os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    sys.stderr = open(saved, "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+        os.dup2(saved, 2)
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.close()  # closes `saved`
+        sys.stderr = real
+
+
 def run_dask(
     pieces: Sequence[Piece],
     job: Job,
     progress: Progress,
     scheduler: str | None,
     timeout: float = 20.0,
+    quiet: bool = True,
 ) -> Totals:
     """One dask.dataframe partition per piece, each reduced to its Totals on a worker,
-    merged here in piece order by the same :func:`combine` as the local engine."""
-    import logging
+    merged here in piece order by the same :func:`combine` as the local engine.
+    `quiet` (no --debug): nothing Dask's processes print reaches stderr
+    (:func:`_quiet_descriptor_2`)."""
+    if not pieces:
+        return Totals()
+    with _quiet_descriptor_2() if quiet else contextlib.nullcontext():
+        try:
+            return _dask_totals(pieces, job, progress, scheduler, timeout)
+        except BaseException as e:
+            if not isinstance(e, Exception):  # Ctrl-C, SIGTERM, --timeout: the run ends here
+                # Dask's tasks cut short are reported by asyncio when collected, later.
+                logging.getLogger("asyncio").disabled = True
+            if scheduler is None:
+                _close_leftover_clusters()
+            raise
 
+
+def _close_leftover_clusters() -> None:
+    """A LocalCluster interrupted (Ctrl-C, SIGTERM, --timeout) while it starts was never
+    entered in a ``with``: Dask's exit handler would close it at exit and print a
+    traceback after xent's message. Run that handler now, quietly, in its place."""
+    import atexit
+
+    from distributed.deploy import spec
+
+    close = getattr(spec, "close_clusters", None)
+    if close is not None:
+        with contextlib.suppress(BaseException):  # already failing: a second error adds nothing
+            close()
+        atexit.unregister(close)
+
+
+def _dask_totals(
+    pieces: Sequence[Piece], job: Job, progress: Progress, scheduler: str | None, timeout: float
+) -> Totals:
     import dask.dataframe as dd
     import pandas as pd
     from distributed import Client, LocalCluster, as_completed
 
-    if not pieces:
-        return Totals()
     with contextlib.ExitStack() as stack:
         if scheduler is None:  # the cluster's start-up is not counted in the report's seconds
             cluster = stack.enter_context(
@@ -237,11 +378,7 @@ def run_dask(
             )
             client = stack.enter_context(Client(cluster))
         else:
-            try:
-                client = stack.enter_context(Client(scheduler, timeout=f"{timeout}s"))
-            except (OSError, TimeoutError) as e:
-                reason = " ".join(str(e).split()) or type(e).__name__
-                raise BadInput(f"--scheduler {scheduler}: cannot connect ({reason})") from None
+            client = stack.enter_context(_connect(Client, scheduler, timeout))
         progress.restart()
         frame = dd.from_map(
             _partial_frame,

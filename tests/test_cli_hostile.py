@@ -5,11 +5,15 @@ checks its exit status, that stderr is one line, and that the inputs are unchang
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -422,3 +426,225 @@ def test_connect_timeout(parquet, flags, message):
     assert (done.returncode, done.stdout) == (2, "")
     one_line(done.stderr, message)
     assert time.monotonic() - start < 60  # not the 20 s default, nor hanging
+
+
+@pytest.mark.parametrize("alpha", ["1e300", "2", "1.0000001", "inf", "nan"])
+def test_focal_alpha_outside_torchvisions_range_is_refused(parquet, alpha):
+    done = xent(
+        "eval", parquet, *ARGS, "--from-logits", "--focal-gamma", "2", f"--focal-alpha={alpha}"
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    one_line(done.stderr, "--focal-alpha must be")
+
+
+@pytest.mark.parametrize("seconds", ["0", "-1", "nan", "1e9"])
+def test_timeout_out_of_range_is_refused(parquet, seconds):
+    done = xent("eval", parquet, *ARGS, f"--timeout={seconds}")
+    assert (done.returncode, done.stdout) == (2, "")
+    one_line(done.stderr, "--timeout must be")
+
+
+# --------------------------------------------------------------------------- --scheduler
+
+
+@pytest.fixture
+def dask_client() -> None:
+    pytest.importorskip("distributed")
+    pytest.importorskip("dask.dataframe")
+
+
+@pytest.mark.parametrize("address", ["not a url", "tcp://127.0.0.1", "tcp://:"])
+def test_scheduler_that_is_not_an_address_is_one_line(parquet, dask_client, address):
+    done = xent("eval", parquet, *ARGS, "--engine", "dask", "--scheduler", address)
+    assert (done.returncode, done.stdout) == (2, "")
+    one_line(done.stderr, f"--scheduler {address!r} is not a scheduler address")
+
+
+class Server:
+    """A TCP server on 127.0.0.1 that accepts every connection, holds it open and, by
+    `mode`, never answers ('silent'), answers as an HTTP server would ('http') or sends
+    bytes that are no protocol ('garbage')."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode, self.held = mode, []
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.address = f"tcp://127.0.0.1:{self.socket.getsockname()[1]}"
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        with contextlib.suppress(OSError):  # the socket closed at the test's end
+            while True:
+                connection, _ = self.socket.accept()
+                self.held.append(connection)
+                if self.mode == "http":
+                    connection.recv(65536)
+                    connection.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                elif self.mode == "garbage":
+                    connection.sendall(bytes(range(256)) * 4)
+
+    def close(self) -> None:
+        self.socket.close()
+        for connection in self.held:
+            connection.close()
+
+
+@pytest.fixture
+def server(request, dask_client) -> Iterator[Server]:
+    s = Server(request.param)
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize(
+    "server, message",
+    [
+        ("silent", "cannot connect: no Dask scheduler answered within 2 s (--connect-timeout)"),
+        ("http", "the server there is not a Dask scheduler"),
+        ("garbage", "the server there is not a Dask scheduler"),
+    ],
+    indirect=["server"],
+)
+def test_scheduler_that_never_answers_or_is_not_dask_is_one_line(parquet, server, message):
+    before = snapshot(parquet)
+    start = time.monotonic()
+    done = xent(
+        "eval",
+        parquet,
+        *ARGS,
+        "--engine",
+        "dask",
+        "--scheduler",
+        server.address,
+        "--connect-timeout",
+        "2",
+    )
+    elapsed = time.monotonic() - start
+    assert (done.returncode, done.stdout) == (2, "")
+    one_line(done.stderr, f"--scheduler {server.address}: {message}")
+    assert elapsed < 30  # 2 s and the start-up: before, minutes
+    unchanged(before)
+
+
+@pytest.mark.parametrize("server", ["silent"], indirect=True)
+def test_timeout_ends_the_whole_run_with_status_124(parquet, server):
+    start = time.monotonic()
+    done = xent(
+        "eval",
+        parquet,
+        *ARGS,
+        "--engine",
+        "dask",
+        "--scheduler",
+        server.address,
+        "--connect-timeout",
+        "600",
+        "--timeout",
+        "2",
+    )
+    elapsed = time.monotonic() - start
+    assert (done.returncode, done.stdout) == (124, "")
+    one_line(done.stderr, "xent eval: error: --timeout 2 s passed; nothing was reported")
+    assert elapsed < 30
+
+
+def test_timeout_on_the_local_engine_removes_the_temporary_file(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    path = work / "p.parquet"
+    pq.write_table(pa.table({"p": np.full(N, 0.5), "y": np.zeros(N)}), path)
+    out = work / "losses.parquet"
+    out.write_bytes(b"the previous run's output")
+    before = snapshot(path, out)
+    argv = ["eval", path, *ARGS, "--batch-rows", 256, "--per-row", out, "--timeout", "3"]
+    done = subprocess.run(
+        [sys.executable, "-c", SLOW, *map(str, argv)],
+        capture_output=True,
+        text=True,
+        env=_env(XENT_TEST_READY=str(tmp_path / "ready")),
+        timeout=100,
+    )
+    assert (tmp_path / "ready").exists()  # it was stopped while writing rows
+    assert (done.returncode, done.stdout) == (124, "")
+    one_line(done.stderr, f"--timeout 3 s passed; nothing was reported and --per-row {out} was")
+    unchanged(before)
+    assert sorted(os.listdir(work)) == ["losses.parquet", "p.parquet"]
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+
+
+def _group_gone(pgid: int, seconds: float) -> bool:
+    """Whether every process of the group `pgid` has exited within `seconds`."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("delay", [0.5, 1.5, 3.0])
+def test_ctrl_c_during_dask_start_up_is_one_line(parquet, dask_client, delay):
+    """A terminal's Ctrl-C reaches the whole foreground group: xent and the local
+    cluster's worker processes. It ends in one line and status 130, or, if the run
+    was done first, in its report; no process of the group is left behind."""
+    before = snapshot(parquet)
+    with subprocess.Popen(
+        [sys.executable, "-m", "xent.cli", "eval", parquet, *ARGS, "--engine", "dask"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        start_new_session=True,
+    ) as proc:
+        time.sleep(delay)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+        try:
+            stdout, stderr = proc.communicate(timeout=60)
+        finally:
+            gone = _group_gone(proc.pid, 30)
+            if not gone:
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert gone, "processes of the run were left behind"
+    if proc.returncode == 0:
+        assert "loss" in stdout and stderr == "", (stdout, stderr)
+    else:
+        assert (proc.returncode, stdout) == (130, "")
+        one_line(stderr, "xent eval: interrupted")
+    unchanged(before)
+
+
+# xent.cli's imports, each interrupted as it starts (an import hook sends the SIGINT):
+# the console script's entry point turns it into one line.
+INTERRUPT_IMPORT = """
+import importlib.abc, os, signal, sys
+MODULE = sys.argv.pop(1)
+class Interrupt(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == MODULE:
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, Interrupt())
+import _xent_cli
+sys.exit(_xent_cli.main())
+"""
+
+
+@pytest.mark.parametrize(
+    "module", ["numpy", "numpy._core._multiarray_umath", "xent._kernels", "xent.cli._engines"]
+)
+def test_ctrl_c_during_imports_is_one_line(parquet, module):
+    done = script(INTERRUPT_IMPORT, module, "eval", parquet, *ARGS)
+    assert (done.returncode, done.stdout) == (130, "")
+    one_line(done.stderr, "xent eval: interrupted")
+
+
+def test_console_script_is_the_entry_point_that_handles_imports():
+    from importlib.metadata import entry_points
+
+    (script_,) = entry_points(group="console_scripts", name="xent")
+    assert script_.value == "_xent_cli:main"

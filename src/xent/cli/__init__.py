@@ -239,10 +239,6 @@ def make_job(args: argparse.Namespace) -> Job:
                 f"--connect-timeout must be more than 0 and at most {MAX_CONNECT_TIMEOUT:g} "
                 f"seconds, got {args.connect_timeout}"
             )
-    if args.timeout is not None and not 0 < args.timeout <= MAX_TIMEOUT:  # False on nan
-        raise BadInput(
-            f"--timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds, got {args.timeout}"
-        )
     if args.per_row is not None and args.engine == "dask":
         raise BadInput(
             "--per-row is written by the local engine (one file, in row order); "
@@ -444,6 +440,11 @@ def _main(argv: Sequence[str] | None) -> int:
         with _signals():
             if args.timeout is None:
                 return evaluate(args)
+            if not 0 < args.timeout <= MAX_TIMEOUT:  # False on nan; checked before the timer
+                raise BadInput(
+                    f"--timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds, "
+                    f"got {args.timeout}"
+                )
             limit = f"--timeout {args.timeout:g} s passed; nothing was reported"
             if args.per_row is not None:
                 limit += f" and --per-row {args.per_row} was not written"

@@ -282,8 +282,13 @@ def _connect(client_class: Any, scheduler: str, timeout: float) -> Any:
         reason = waited
     except (OSError, TimeoutError) as e:
         reason = "cannot connect (" + (" ".join(str(e).split()) or type(e).__name__) + ")"
-    except Exception as e:  # an answer that is not a scheduler's (garbage for a frame size)
-        reason = f"the server there is not a Dask scheduler ({type(e).__name__}: {e})"
+    except Exception as e:  # an answer that is not a scheduler's: an HTTP server's, say
+        # (its first bytes read as a frame size make Dask allocate exbibytes): the
+        # error's own text would only mislead
+        reason = (
+            "the server there is not a Dask scheduler "
+            f"(its reply is not Dask's protocol: {type(e).__name__} reading it)"
+        )
     raise BadInput(f"--scheduler {scheduler}: {reason}"[:400]) from None
 
 

@@ -39,9 +39,10 @@ importing only those listed before it:
 - ``_engines``: the local and Dask engines, the progress bar, the --per-row writer;
 - this module: the arguments and :func:`main`, where a :class:`_batches.BadInput`
   becomes one line on stderr and exit status 2; a report that cannot be written,
-  exit status 1; SIGINT, SIGTERM and SIGHUP, 128 + the signal's number (after the
-  --per-row temporary file is removed); any other exception, one "internal error"
-  line and exit status 1 (its traceback with ``--debug``).
+  exit status 1; ``--timeout`` passing, exit status 124; SIGINT, SIGTERM and SIGHUP,
+  128 + the signal's number (after the --per-row temporary file is removed); any
+  other exception, one "internal error" line and exit status 1 (its traceback with
+  ``--debug``).
 """
 
 from __future__ import annotations
@@ -374,8 +375,9 @@ def evaluate(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``xent`` command line and return its exit status: 0; 2 for bad input
     (argparse's own usage errors, such as a missing --input, exit with status 2); 1 when
-    the report cannot be written or for an internal error; 128 + N for signal N
-    (SIGINT, SIGTERM, SIGHUP).
+    the report cannot be written or for an internal error; 124 when --timeout passes;
+    128 + N for signal N (SIGINT, SIGTERM, SIGHUP; the console script's entry point,
+    ``_xent_cli``, also turns a SIGINT during the imports into 130).
 
     Without `argv` (the console script, ``python -m xent.cli``) the arguments are
     sys.argv's and the process exits next: the objects it holds are then frozen

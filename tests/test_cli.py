@@ -725,7 +725,12 @@ def test_entry_point_is_declared():
 
     pyproject = Path(SRC).parent / "pyproject.toml"
     meta = tomllib.loads(pyproject.read_text())["project"]
-    assert meta["scripts"] == {"xent": "xent.cli:main"}
+    # the entry point outside the package that runs xent.cli.main (issue 16: Ctrl-C
+    # during the imports), and setuptools installs it
+    assert meta["scripts"] == {"xent": "_xent_cli:main"}
+    setuptools = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]
+    assert "_xent_cli" in setuptools["py-modules"]
+    assert (Path(SRC) / "_xent_cli.py").is_file()
     assert any(d.startswith("pyarrow") for d in meta["optional-dependencies"]["cli"])
     assert any(d.startswith("matplotlib") for d in meta["optional-dependencies"]["cli"])
     assert any(d.startswith("dask[dataframe]") for d in meta["optional-dependencies"]["dask"])

@@ -641,10 +641,3 @@ def test_ctrl_c_during_imports_is_one_line(parquet, module):
     done = script(INTERRUPT_IMPORT, module, "eval", parquet, *ARGS)
     assert (done.returncode, done.stdout) == (130, "")
     one_line(done.stderr, "xent eval: interrupted")
-
-
-def test_console_script_is_the_entry_point_that_handles_imports():
-    from importlib.metadata import entry_points
-
-    (script_,) = entry_points(group="console_scripts", name="xent")
-    assert script_.value == "_xent_cli:main"

@@ -291,3 +291,39 @@ def keras_sparse(xp: Any, labels: Array, x: Array, *, from_logits: bool, class_a
     logp = keras_log_probs(xp, _classes_last(xp, x, class_axis))
     loss, _ = index_targets(xp, logp, labels, ignore_index=-1, log_input=True, reduction="none")
     return loss
+
+
+# --------------------------------------------------------------------------- KL divergence
+# Cross entropy and KL divergence differ by the target's entropy: with l the
+# log-probabilities and t the target, KL(t || q) = sum_c t_c log t_c - sum_c t_c l_c,
+# the second sum being `cross_entropy` with dense=t. The divergences below are that
+# difference, elementwise, as PyTorch's kl_div (and optax's, Keras') define it.
+
+
+def xlogy_self(xp: Any, t: Array) -> Array:
+    """t log t with 0 at t = 0 (PyTorch's ``xlogy(t, t)``): nan for t < 0 (and nan),
+    without a RuntimeWarning; +inf at t = +inf."""
+    zero = t == 0
+    negative = t < 0
+    safe = xp.where(zero | negative, xp.ones_like(t), t)
+    value = xp.where(zero, xp.zeros_like(t), t * xp.log(safe))
+    return xp.where(negative, xp.full_like(t, math.nan), value)
+
+
+def kl_pointwise(
+    xp: Any, logq: Array, t: Array, *, log_target: bool = False, need_grad: bool = False
+) -> tuple[Array, Array | None]:
+    """PyTorch's ``kl_div`` elementwise and its gradient in ``logq``.
+
+    ``t log t - t logq`` (t log t = 0 at t = 0, see :func:`xlogy_self`), or with
+    ``log_target`` (t holds log-probabilities) ``exp(t) (t - logq)``. The gradient in
+    logq is -t (-exp(t) with log_target), as PyTorch's backward. A zero target
+    contributes 0 even where logq is -inf (the rule of this family, see the module's
+    docstring: PyTorch gives 0 * inf = nan there); a nan stays nan; nothing is checked.
+    """
+    if log_target:
+        p = xp.exp(t)
+        loss = times_or_zero(xp, p, t - logq)
+        return loss, (-p if need_grad else None)
+    loss = xlogy_self(xp, t) - times_or_zero(xp, t, logq)
+    return loss, (-t if need_grad else None)

@@ -13,8 +13,11 @@ from .functional import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    kl_div,
+    multilabel_soft_margin_loss,
     nll_loss,
     sigmoid_focal_loss,
+    soft_margin_loss,
 )
 
 __all__ = [
@@ -24,9 +27,12 @@ __all__ = [
     "cross_entropy",
     "get_num_threads",
     "keras",
+    "kl_div",
+    "multilabel_soft_margin_loss",
     "nll_loss",
     "set_num_threads",
     "sigmoid_focal_loss",
+    "soft_margin_loss",
     "tf",
     "value_and_grad",
 ]

@@ -192,6 +192,29 @@ def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] |
     return tuple(y if x == 1 else x for x, y in zip(a, b, strict=True))
 
 
+def sum_to_shape(xp: Any, array: Array, shape: tuple[int, ...]) -> Array:
+    """Sum `array` over the axes a broadcast to its shape added to `shape` (leading axes,
+    and axes where `shape` has 1): the gradient of a broadcast input, in the input's shape."""
+    shape = tuple(shape)
+    lead = array.ndim - len(shape)
+    if lead:
+        array = xp.sum(array, axis=tuple(range(lead)))
+    grown = tuple(i for i, n in enumerate(shape) if n == 1 and array.shape[i] != 1)
+    if grown:
+        array = xp.sum(array, axis=grown, keepdims=True)
+    return array
+
+
+def broadcast_shapes(*arrays: Array) -> tuple[int, ...]:
+    """The broadcast shape of `arrays` (which the caller has checked do broadcast)."""
+    shape: tuple[int, ...] | None = ()
+    for array in arrays:
+        shape = broadcast_shape(shape, tuple(array.shape))
+        if shape is None:
+            raise ValueError(f"shapes {[tuple(a.shape) for a in arrays]} do not broadcast")
+    return shape
+
+
 def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
     """True when an array of `shape` broadcasts to exactly `target` (never grows it)."""
     return broadcast_shape(shape, target) == target

@@ -20,7 +20,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._array import Array, SigmoidParts, analytic_gradient, times_or_zero
+from ._array import (
+    Array,
+    SigmoidParts,
+    analytic_gradient,
+    broadcast_shapes,
+    divide_or_nan,
+    divide_or_zero,
+    sum_to_shape,
+    times_or_zero,
+)
 from ._kernels import DECLINED, BinaryTotals, accelerated, binary_totals
 from ._reduce import torch_reduce
 
@@ -245,6 +254,55 @@ def sigmoid_focal_loss(
 ) -> tuple[Array, Array | None]:
     """torchvision's sigmoid focal loss; 'mean' divides by the number of elements."""
     loss, grad = focal_elementwise(xp, x, y, alpha, gamma, need_grad=need_grad)
+    return torch_reduce(xp, loss, grad, reduction)
+
+
+def multilabel_soft_margin(
+    xp: Any,
+    x: Array,
+    y: Array,
+    *,
+    weight: Array | None = None,
+    reduction: str = "mean",
+    need_grad: bool = False,
+) -> tuple[Array, Array | None]:
+    """PyTorch's multilabel soft margin loss: per sample, the mean over the class axis of
+    w [(1 - y) softplus(x) + y softplus(-x)], then reduced ('mean' over the samples).
+
+    x, y and the weight broadcast together, as in PyTorch; the class axis is
+    ``x.ndim - 1`` of that broadcast shape and C = x.shape[-1] (PyTorch's rule, even
+    where a target of higher rank makes the two differ). C = 0 gives nan per sample.
+    The gradient, w ((1 - y) sigmoid(x) - y sigmoid(-x)) / C / (the 'mean'
+    denominator), is summed back to x's shape.
+    """
+    shape = broadcast_shapes(x, y, *(() if weight is None else (weight,)))
+    xb, yb = xp.broadcast_to(x, shape), xp.broadcast_to(y, shape)
+    loss, grad = logits_elementwise(xp, xb, yb, None, need_grad)
+    if weight is not None:
+        loss = loss * weight
+        grad = None if grad is None else grad * weight
+    class_axis, n_classes = x.ndim - 1, x.shape[-1]
+    per_sample = divide_or_nan(xp, xp.sum(loss, axis=class_axis), n_classes)
+    if grad is not None:
+        grad = divide_or_zero(xp, grad, n_classes)
+    loss, grad = torch_reduce(xp, per_sample, grad, reduction)
+    return loss, None if grad is None else sum_to_shape(xp, grad, tuple(x.shape))
+
+
+def soft_margin(
+    xp: Any, x: Array, y: Array, *, reduction: str = "mean", need_grad: bool = False
+) -> tuple[Array, Array | None]:
+    """PyTorch's soft margin loss log(1 + exp(-y x)) = softplus(-y x), elementwise (y of
+    x's shape), reduced; its gradient -y sigmoid(-y x).
+
+    softplus is taken in the stable form (no overflow: -y x = 1e4 gives 1e4, where
+    PyTorch's log1p(exp(.)) gives inf and a nan gradient); y x is 0 where y = 0 even
+    at x = +-inf (the family's rule), so such an element gives log 2.
+    """
+    z = -times_or_zero(xp, y, x)
+    parts = SigmoidParts(xp, z)
+    loss = parts.softplus()
+    grad = -y * parts.sigmoids()[0] if need_grad else None
     return torch_reduce(xp, loss, grad, reduction)
 
 

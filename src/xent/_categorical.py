@@ -41,11 +41,14 @@ from typing import Any
 
 from ._array import (
     Array,
+    broadcast_shapes,
     device_of,
     divide_or_nan,
+    divide_or_zero,
     log_softmax,
     numel,
     one_hot,
+    sum_to_shape,
     take_1d,
     take_last,
     times_or_zero,
@@ -327,3 +330,35 @@ def kl_pointwise(
         return loss, (-p if need_grad else None)
     loss = xlogy_self(xp, t) - times_or_zero(xp, t, logq)
     return loss, (-t if need_grad else None)
+
+
+def kl_div(
+    xp: Any,
+    logq: Array,
+    t: Array,
+    *,
+    log_target: bool = False,
+    reduction: str = "mean",
+    divisor: int | None = None,
+    need_grad: bool = False,
+) -> tuple[Array, Array | None]:
+    """PyTorch's ``kl_div``: :func:`kl_pointwise` on logq and t broadcast together,
+    reduced by `reduction` ('none', 'sum', or 'mean' over the broadcast numel), then
+    divided by `divisor` when given ('batchmean': the input's first dimension; 0
+    gives nan). The gradient, -t (-exp(t) with log_target) over the denominators,
+    is summed back to logq's shape.
+    """
+    shape = broadcast_shapes(logq, t)
+    loss, grad = kl_pointwise(
+        xp,
+        xp.broadcast_to(logq, shape),
+        xp.broadcast_to(t, shape),
+        log_target=log_target,
+        need_grad=need_grad,
+    )
+    loss, grad = torch_reduce(xp, loss, grad, reduction)
+    if divisor is not None:
+        loss = divide_or_nan(xp, loss, divisor)
+        loss = loss if reduction == "none" else zero_d(xp, loss)
+        grad = None if grad is None else divide_or_zero(xp, grad, divisor)
+    return loss, None if grad is None else sum_to_shape(xp, grad, tuple(logq.shape))

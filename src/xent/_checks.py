@@ -21,19 +21,25 @@ from ._array import (
 TORCH_REDUCTIONS = ("none", "mean", "sum")
 
 
+def legacy_reduction(size_average: bool | None, reduce: bool | None, stacklevel: int = 4) -> str:
+    """PyTorch's reduction for its deprecated `size_average`/`reduce` (None counts as True),
+    with its warning."""
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    legacy = "mean" if size_average and reduce else "sum" if reduce else "none"
+    warnings.warn(
+        "size_average and reduce args will be deprecated, "
+        f"please use reduction='{legacy}' instead.",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+    return legacy
+
+
 def torch_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
     """PyTorch's reduction, legacy `size_average`/`reduce` included (they override it)."""
     if size_average is not None or reduce is not None:
-        size_average = True if size_average is None else size_average
-        reduce = True if reduce is None else reduce
-        legacy = "mean" if size_average and reduce else "sum" if reduce else "none"
-        warnings.warn(
-            "size_average and reduce args will be deprecated, "
-            f"please use reduction='{legacy}' instead.",
-            UserWarning,
-            stacklevel=3,
-        )
-        return legacy
+        return legacy_reduction(size_average, reduce)
     if reduction == "elementwise_mean":
         warnings.warn(
             "reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
@@ -42,6 +48,48 @@ def torch_reduction(size_average: bool | None, reduce: bool | None, reduction: s
         )
         return "mean"
     return check_choice("reduction", reduction, TORCH_REDUCTIONS)
+
+
+KL_DIV_MEAN_WARNING = (
+    "reduction: 'mean' divides the total loss by both the batch size and the support size."
+    "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+    "'mean' will be changed to behave the same as 'batchmean' in the next major release."
+)
+KL_DIV_REDUCTIONS = ("none", "batchmean", "sum", "mean")
+
+
+def kl_div_reduction(
+    size_average: bool | None, reduce: bool | None, reduction: str
+) -> tuple[str, bool]:
+    """PyTorch's ``kl_div`` reductions: (the reduction to apply, whether to divide the
+    result by the batch size).
+
+    'batchmean' is 'sum' then the division. Legacy `size_average`/`reduce` override
+    `reduction` (with their warning) but, as in PyTorch, a `reduction='batchmean'`
+    passed with them still divides the legacy result by the batch size. 'mean' warns
+    (PyTorch's UserWarning: it is not the KL divergence); 'elementwise_mean' is 'mean'
+    with the deprecation warning, and not the KL one.
+    """
+    batchmean = isinstance(reduction, str) and reduction == "batchmean"
+    if size_average is not None or reduce is not None:
+        return legacy_reduction(size_average, reduce), batchmean
+    if batchmean:
+        return "sum", True
+    if isinstance(reduction, str) and reduction == "mean":
+        warnings.warn(KL_DIV_MEAN_WARNING, UserWarning, stacklevel=3)
+        return "mean", False
+    if not (isinstance(reduction, str) and reduction == "elementwise_mean"):
+        check_choice("reduction", reduction, KL_DIV_REDUCTIONS)
+    return torch_reduction(None, None, reduction), False
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """A bool (NumPy's too), as PyTorch's argument parser wants: TypeError otherwise."""
+    if not isinstance(value, bool) and type(value).__name__ != "bool_":
+        raise TypeError(
+            f"{name} must be a bool, got {type(value).__name__} {value!r}; pass True or False"
+        )
+    return bool(value)
 
 
 def check_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> Any:

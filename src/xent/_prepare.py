@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from ._array import (
     Array,
     as_array,
+    broadcast_shape,
     compute_dtype,
     is_array,
     is_floating,
@@ -156,6 +157,75 @@ def prepare_binary(input: Any, target: Any, shape_message: str, *others: Any) ->
     # copy=False: no copy of arrays already in the compute dtype (none is written to)
     x, y = xp.astype(input, ct, copy=False), xp.astype(target, ct, copy=False)
     return Binary(xp, x, input.dtype, out_dtype, ct, y=y)
+
+
+@dataclass
+class Broadcasting(Prepared):
+    """Input, target (and weight) of the losses whose operands broadcast (kl_div, the
+    soft margin losses), checked, in the compute dtype, in the caller's shapes."""
+
+    y: Array = None
+    weight: Array | None = None
+
+
+def prepare_broadcasting(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    *,
+    name: str,
+    target_kinds: tuple[str, ...],
+    promote: bool,
+    target_to_input: bool,
+) -> Broadcasting:
+    """Convert (lists too) and check the operands of a loss whose target (and weight)
+    broadcast as PyTorch's elementwise operations do.
+
+    The input must be floating; the target of one of `target_kinds` ('floating',
+    'integral', 'bool'; PyTorch refuses the others), the weight real. With
+    `target_to_input` the target must broadcast to the input's shape (PyTorch
+    writes into an output of the input's shape), else all operands broadcast
+    together. The result has the input's dtype, or with `promote` the promotion of
+    every floating operand; halves compute in float32.
+    """
+    xp = namespace(input, target, weight)
+    input = as_array(xp, input)
+    target = as_array(xp, target, like=input)
+    check_floating(xp, input, "input")
+    kinds = {"floating": is_floating(xp, target.dtype)}
+    kinds["integral"] = not kinds["floating"] and xp.isdtype(target.dtype, "integral")
+    kinds["bool"] = not kinds["floating"] and xp.isdtype(target.dtype, "bool")
+    if not any(kinds[k] for k in target_kinds):
+        raise TypeError(
+            f"{name}: the target has dtype {target.dtype}; pass a target of dtype "
+            + " or ".join(target_kinds)
+            + " (e.g. target.astype(input.dtype)), as PyTorch requires"
+        )
+    arrays = [("input", input), ("target", target)]
+    if weight is not None:
+        weight = as_array(xp, weight, like=input)
+        check_real(xp, weight, "weight")
+        arrays.append(("weight", weight))
+    shapes = [tuple(a.shape) for _, a in arrays]
+    if target_to_input:
+        for what, array in arrays[1:]:
+            check_broadcasts_to(array, shapes[0], what)
+    else:
+        shape: tuple[int, ...] | None = ()
+        for s in shapes:
+            shape = None if shape is None else broadcast_shape(shape, s)
+        if shape is None:
+            shown = ", ".join(f"{what} {s}" for (what, _), s in zip(arrays, shapes, strict=True))
+            raise ValueError(
+                f"{name}: the shapes of {shown} do not broadcast together; pass a target "
+                "(and weight) of the input's shape, or of a shape that broadcasts with it"
+            )
+    dtypes = [a.dtype for _, a in arrays] if promote else [input.dtype]
+    out_dtype = result_float_dtype(xp, *dtypes)
+    ct = compute_dtype(xp, out_dtype)
+    x, y = xp.astype(input, ct, copy=False), xp.astype(target, ct, copy=False)
+    w = None if weight is None else xp.astype(weight, ct, copy=False)
+    return Broadcasting(xp, x, input.dtype, out_dtype, ct, y=y, weight=w)
 
 
 @dataclass

@@ -11,22 +11,28 @@ from . import _binary, _categorical
 from ._array import Array
 from ._autodiff import loss_function
 from ._checks import (
+    check_bool,
     check_choice,
     check_class_indices,
     check_gamma,
     check_ignore_index,
     check_label_smoothing,
     check_unit_interval,
+    kl_div_reduction,
+    legacy_reduction,
     torch_reduction,
 )
-from ._prepare import prepare_binary, prepare_categorical
+from ._prepare import prepare_binary, prepare_broadcasting, prepare_categorical
 
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
+    "kl_div",
+    "multilabel_soft_margin_loss",
     "nll_loss",
     "sigmoid_focal_loss",
+    "soft_margin_loss",
 ]
 
 
@@ -386,3 +392,217 @@ def nll_loss(
         need_grad=need_grad,
     )
     return c.result(loss, grad)
+
+
+# --------------------------------------------------------------------------- soft margins
+
+
+@loss_function
+def multilabel_soft_margin_loss(
+    input: Array,
+    target: Array,
+    weight: Array | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    *,
+    need_grad: bool,
+) -> tuple[Array, Array | None]:
+    r"""Multi-label one-versus-all loss on logits ``input``, a mean over the classes.
+
+    As ``torch.nn.functional.multilabel_soft_margin_loss``: with the classes on the
+    last axis (C of them), each sample n gives
+
+    .. math:: \ell_n = \frac{1}{C} \sum_c w_c \,[\,(1 - y_{n,c})\,\mathrm{softplus}(x_{n,c})
+              + y_{n,c}\,\mathrm{softplus}(-x_{n,c})\,]
+
+    which is PyTorch's ``-(y log sigmoid(x) + (1 - y) log sigmoid(-x))``, stable in both
+    tails (no nan at an infinite logit whose term has a zero coefficient, where PyTorch
+    gives nan).
+
+    Args:
+        input: logits of shape (C,) or (N, C) (more dimensions: the last holds the
+            classes), floating; not 0-d.
+        target: the input's shape (0/1 labels or soft ones, not range-checked); floating
+            or integer, not bool (as PyTorch). Like PyTorch, target and weight broadcast
+            with the input, and the class axis is ``input.ndim - 1`` of the broadcast
+            shape, C = ``input.shape[-1]``.
+        weight: a weight per class, shape (C,) (anything broadcasting with the input
+            works, as in PyTorch); multiplies each term before the mean over C.
+        size_average, reduce: PyTorch's deprecated arguments; when given they override
+            ``reduction`` (with PyTorch's warning).
+        reduction: 'none' (one loss per sample: shape (N,), or () for a (C,) input) |
+            'mean' | 'sum'. **'mean' divides the sum of the per-sample losses by the
+            number of samples N** (each already divided by C, never by the weights);
+            empty gives nan, and so does C = 0.
+
+    The result has the promoted dtype of the floating operands (input, target, weight).
+
+    Raises ValueError for a 0-d input, operands that do not broadcast, or a reduction
+    other than 'none', 'mean', 'sum' (PyTorch refuses 'elementwise_mean' here too);
+    TypeError for a non-floating input or a bool target.
+
+    Gradient (``xent.value_and_grad``): :math:`w\,(\sigma(x) - y) / C`, divided by the
+    'mean' denominator N.
+
+    >>> import numpy as np, xent
+    >>> float(xent.multilabel_soft_margin_loss(
+    ...     np.array([[0.0, 2.0], [1.0, -1.0]]), np.array([[1.0, 0.0], [1.0, 1.0]])))
+    1.1116
+    """
+    if size_average is not None or reduce is not None:
+        reduction = legacy_reduction(size_average, reduce)
+    reduction = check_choice("reduction", reduction, ("none", "mean", "sum"))
+    b = prepare_broadcasting(
+        input,
+        target,
+        weight,
+        name="multilabel_soft_margin_loss",
+        target_kinds=("floating", "integral"),
+        promote=True,
+        target_to_input=False,
+    )
+    if b.x.ndim == 0:
+        raise ValueError(
+            "multilabel_soft_margin_loss: the input is 0-d, and has no class dimension; pass "
+            "logits of shape (C,) or (N, C)"
+        )
+    loss, grad = _binary.multilabel_soft_margin(
+        b.xp, b.x, b.y, weight=b.weight, reduction=reduction, need_grad=need_grad
+    )
+    return b.result(loss, grad)
+
+
+@loss_function
+def soft_margin_loss(
+    input: Array,
+    target: Array,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    *,
+    need_grad: bool,
+) -> tuple[Array, Array | None]:
+    r"""Two-class logistic loss between ``input`` and targets of -1 or 1.
+
+    As ``torch.nn.functional.soft_margin_loss``, elementwise:
+
+    .. math:: \ell = \log(1 + e^{-y x}) = \mathrm{softplus}(-y x)
+
+    taken in the stable form: exact for large :math:`|x|` (-y x = 1e4 gives 1e4 and
+    gradient -y, where PyTorch overflows to inf and a nan gradient). y x is taken as 0
+    where y = 0, at x = +-inf too (xent's rule for a zero coefficient; PyTorch gives
+    nan), so that element gives log 2.
+
+    Args:
+        input: any shape, floating.
+        target: -1/1 by convention, any value accepted (as PyTorch); floating, integer
+            or bool; broadcasts to the input's shape (PyTorch's rule: the result has the
+            input's shape, so the target may not grow it).
+        size_average, reduce: deprecated; override ``reduction`` when given.
+        reduction: 'none' | 'mean' | 'sum'. **'mean' divides by the number of
+            elements of the input**; empty gives nan.
+
+    The result has the input's dtype (as PyTorch, whatever the target's).
+
+    Raises ValueError for a target that does not broadcast to the input's shape or an
+    unknown reduction; TypeError for a non-floating input.
+
+    Gradient (``xent.value_and_grad``): :math:`-y\,\sigma(-y x)`, PyTorch's
+    :math:`-y e^{-yx} / (1 + e^{-yx})`, divided by the number of elements for 'mean'.
+
+    >>> import numpy as np, xent
+    >>> print(xent.soft_margin_loss(np.array([0.0, 2.0, 1e4]), np.array([1.0, -1.0, -1.0]),
+    ...                             reduction="none"))
+    [6.9315e-01 2.1269e+00 1.0000e+04]
+    """
+    reduction = torch_reduction(size_average, reduce, reduction)
+    b = prepare_broadcasting(
+        input,
+        target,
+        name="soft_margin_loss",
+        target_kinds=("floating", "integral", "bool"),
+        promote=False,
+        target_to_input=True,
+    )
+    xp = b.xp
+    y = xp.broadcast_to(b.y, tuple(b.x.shape))
+    loss, grad = _binary.soft_margin(xp, b.x, y, reduction=reduction, need_grad=need_grad)
+    return b.result(loss, grad)
+
+
+# --------------------------------------------------------------------------- divergence
+
+
+@loss_function
+def kl_div(
+    input: Array,
+    target: Array,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    log_target: bool = False,
+    *,
+    need_grad: bool,
+) -> tuple[Array, Array | None]:
+    r"""Kullback-Leibler divergence of ``target`` from log-probabilities ``input``.
+
+    As ``torch.nn.functional.kl_div``, elementwise (``input`` holds log q):
+
+    .. math:: \ell = t\,(\log t - \log q) \quad\text{or, with log\_target,}\quad
+              \ell = e^{t}\,(t - \log q)
+
+    A zero target probability contributes 0, even where log q = -inf (xent's rule;
+    PyTorch gives nan there); a negative target gives nan, as in PyTorch. Nothing is
+    checked to be a distribution.
+
+    Args:
+        input: log-probabilities, any shape, floating.
+        target: probabilities (log-probabilities with ``log_target``), floating.
+            Input and target broadcast together, as in PyTorch (the result has the
+            broadcast shape).
+        size_average, reduce: PyTorch's deprecated arguments; when given they override
+            ``reduction`` (with PyTorch's warning); a ``reduction='batchmean'`` given
+            with them still divides their result by the batch size, as in PyTorch.
+        reduction: 'none' | 'batchmean' | 'sum' | 'mean'. **'mean' divides by the
+            number of elements** (of the broadcast result) and warns, as PyTorch, that
+            this is not the KL divergence; **'batchmean' divides the sum by**
+            ``input.shape[0]`` (not at all for a 0-d input): the mean KL divergence of
+            the rows. An empty batch gives nan.
+        log_target: whether ``target`` holds log-probabilities (a bool).
+
+    The result has the promoted dtype of input and target.
+
+    Raises ValueError for shapes that do not broadcast or an unknown reduction;
+    TypeError for a non-floating input or target (PyTorch refuses integral ones) or a
+    non-bool ``log_target``.
+
+    Gradient (``xent.value_and_grad``): :math:`-t` (:math:`-e^{t}` with log_target),
+    divided by the reduction's denominator.
+
+    >>> import numpy as np, xent
+    >>> logq = np.log(np.array([[0.5, 0.5], [0.9, 0.1]]))
+    >>> float(xent.kl_div(logq, np.array([[0.25, 0.75], [1.0, 0.0]]), reduction="batchmean"))
+    0.1181
+    """
+    reduction, batchmean = kl_div_reduction(size_average, reduce, reduction)
+    log_target = check_bool(log_target, "log_target")
+    b = prepare_broadcasting(
+        input,
+        target,
+        name="kl_div",
+        target_kinds=("floating",),
+        promote=True,
+        target_to_input=False,
+    )
+    divisor = b.x.shape[0] if batchmean and b.x.ndim else None
+    loss, grad = _categorical.kl_div(
+        b.xp,
+        b.x,
+        b.y,
+        log_target=log_target,
+        reduction=reduction,
+        divisor=divisor,
+        need_grad=need_grad,
+    )
+    return b.result(loss, grad)

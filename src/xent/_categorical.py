@@ -322,11 +322,15 @@ def kl_pointwise(
     ``log_target`` (t holds log-probabilities) ``exp(t) (t - logq)``. The gradient in
     logq is -t (-exp(t) with log_target), as PyTorch's backward. A zero target
     contributes 0 even where logq is -inf (the rule of this family, see the module's
-    docstring: PyTorch gives 0 * inf = nan there); a nan stays nan; nothing is checked.
+    docstring: PyTorch gives 0 * inf = nan there), with log_target also where both are
+    -inf (PyTorch: nan, and NumPy would warn); a nan stays nan; nothing is checked.
     """
     if log_target:
         p = xp.exp(t)
-        loss = times_or_zero(xp, p, t - logq)
+        # t = logq = -inf: a zero target, contributing 0, without computing -inf - -inf
+        both = (t == -math.inf) & (logq == -math.inf)
+        zeros = xp.zeros_like(t)
+        loss = times_or_zero(xp, p, xp.where(both, zeros, t) - xp.where(both, zeros, logq))
         return loss, (-p if need_grad else None)
     loss = xlogy_self(xp, t) - times_or_zero(xp, t, logq)
     return loss, (-t if need_grad else None)

@@ -20,14 +20,26 @@ from typing import Any
 import torch
 
 from . import functional as F
-from ._checks import check_choice, check_gamma, check_label_smoothing, torch_reduction
+from ._checks import (
+    KL_DIV_REDUCTIONS,
+    TORCH_REDUCTIONS,
+    check_bool,
+    check_choice,
+    check_gamma,
+    check_label_smoothing,
+    legacy_reduction,
+    torch_reduction,
+)
 
 __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
+    "KLDivLoss",
+    "MultiLabelSoftMarginLoss",
     "NLLLoss",
     "SigmoidFocalLoss",
+    "SoftMarginLoss",
 ]
 
 
@@ -187,6 +199,74 @@ class SigmoidFocalLoss(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}, gamma={self.gamma}, reduction={self.reduction!r}"
+
+
+class _TorchLoss(torch.nn.Module):
+    """PyTorch's ``_Loss`` exactly: legacy size_average/reduce resolved at construction
+    (with its warning), the reduction string kept as given (so 'elementwise_mean' and
+    kl_div's 'mean' warn at each call, as in PyTorch), no extra repr. Unlike PyTorch,
+    an invalid reduction is refused here rather than at the first call."""
+
+    _reductions: tuple[str, ...] = (*TORCH_REDUCTIONS, "elementwise_mean")
+
+    def __init__(
+        self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean"
+    ) -> None:
+        super().__init__()
+        if size_average is not None or reduce is not None:
+            reduction = legacy_reduction(size_average, reduce, stacklevel=3)
+        self.reduction = check_choice("reduction", reduction, self._reductions)
+
+
+class KLDivLoss(_TorchLoss):
+    """``torch.nn.KLDivLoss`` over :func:`xent.kl_div` ('mean' divides by the number of
+    elements, with PyTorch's warning; 'batchmean' by the batch size)."""
+
+    _reductions = (*KL_DIV_REDUCTIONS, "elementwise_mean")
+
+    def __init__(
+        self,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+        reduction: str = "mean",
+        log_target: bool = False,
+    ) -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.log_target = check_bool(log_target, "log_target")
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+
+class MultiLabelSoftMarginLoss(_TorchLoss):
+    """``torch.nn.MultiLabelSoftMarginLoss`` over :func:`xent.multilabel_soft_margin_loss`
+    ('mean' divides by the number of samples; each is a mean over the classes)."""
+
+    _reductions = TORCH_REDUCTIONS
+
+    def __init__(
+        self,
+        weight: torch.Tensor | None = None,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", weight)
+        self.weight: torch.Tensor | None
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.multilabel_soft_margin_loss(
+            input, target, weight=self.weight, reduction=self.reduction
+        )
+
+
+class SoftMarginLoss(_TorchLoss):
+    """``torch.nn.SoftMarginLoss`` over :func:`xent.soft_margin_loss` ('mean' divides by
+    the number of elements)."""
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.soft_margin_loss(input, target, reduction=self.reduction)
 
 
 def __getattr__(name: str) -> Any:  # pragma: no cover - a friendlier AttributeError

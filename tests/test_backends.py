@@ -125,6 +125,14 @@ CASES: dict[str, tuple[Callable, tuple, dict, dict]] = {
         {},
         {"gamma": 0.5, "reduction": "sum"},
     ),
+    "multilabel_soft_margin": (xent.multilabel_soft_margin_loss, (X, Y_HARD), {"weight": W}, {}),
+    "soft_margin": (xent.soft_margin_loss, (X, 2 * Y_HARD - 1), {}, {"reduction": "sum"}),
+    "kl_div_batchmean": (
+        xent.kl_div,
+        (X - np.log(np.exp(X).sum(axis=1, keepdims=True)), Y / Y.sum(axis=1, keepdims=True)),
+        {},
+        {"reduction": "batchmean"},
+    ),
 }
 
 KERAS_CASES: dict[str, tuple[Callable, tuple, dict, dict]] = {

@@ -327,3 +327,13 @@ def kl_pointwise(
         return loss, (-p if need_grad else None)
     loss = xlogy_self(xp, t) - times_or_zero(xp, t, logq)
     return loss, (-t if need_grad else None)
+
+
+def keras_kl_divergence(xp: Any, t: Array, q: Array) -> Array:
+    """Keras' ``kl_divergence`` per sample (classes last, t and q broadcast together):
+    both clipped to [1e-7, 1], then sum_c (t_c log t_c - t_c log q_c) by
+    :func:`kl_pointwise` (Keras writes t log(t / q); the two agree to rounding)."""
+    t = xp.clip(t, min=KERAS_EPSILON, max=1.0)
+    q = xp.clip(q, min=KERAS_EPSILON, max=1.0)
+    loss, _ = kl_pointwise(xp, xp.log(q), t)
+    return xp.sum(loss, axis=-1)

@@ -43,7 +43,7 @@ from .._checks import (
 from .._prepare import check_axis, convert, same_shape_pair
 from .._reduce import KERAS_REDUCTIONS, keras_reduce, squeeze_or_expand_to_same_rank
 
-__all__ = [
+__all__ = [  # and the submodule `metrics`
     "BinaryCrossentropy",
     "BinaryFocalCrossentropy",
     "CategoricalCrossentropy",
@@ -741,3 +741,6 @@ class KLDivergence(Loss):
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "reduction": self.reduction}
+
+
+from . import metrics  # noqa: E402, F401  (it builds on the functions above)

@@ -366,3 +366,13 @@ def kl_div(
         loss = loss if reduction == "none" else zero_d(xp, loss)
         grad = None if grad is None else divide_or_zero(xp, grad, divisor)
     return loss, None if grad is None else sum_to_shape(xp, grad, tuple(logq.shape))
+
+
+def keras_kl_divergence(xp: Any, t: Array, q: Array) -> Array:
+    """Keras' ``kl_divergence`` per sample (classes last, t and q broadcast together):
+    both clipped to [1e-7, 1], then sum_c (t_c log t_c - t_c log q_c) by
+    :func:`kl_pointwise` (Keras writes t log(t / q); the two agree to rounding)."""
+    t = xp.clip(t, min=KERAS_EPSILON, max=1.0)
+    q = xp.clip(q, min=KERAS_EPSILON, max=1.0)
+    loss, _ = kl_pointwise(xp, xp.log(q), t)
+    return xp.sum(loss, axis=-1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._array import Array, divide_or_nan, divide_or_zero, numel, zero_d
+from ._array import Array, broadcasts_to, device_of, divide_or_nan, divide_or_zero, numel, zero_d
 
 
 def torch_reduce(
@@ -102,3 +102,47 @@ def keras_reduce(
             divisor = numel(tuple(values.shape))
         loss = divide_or_zero(xp, loss, divisor)
     return zero_d(xp, loss)
+
+
+def keras_metric_update(
+    xp: Any, values: Array, sample_weight: Array | None, mask: Array | None = None
+) -> tuple[Array, Array]:
+    """(sum of w * value, sum of w): one update of Keras 3's ``Mean`` metric state
+    (``reduce_to_samplewise_values`` with ops.mean, then ``Mean.update_state``), in
+    values' dtype; ``sample_weight`` already in that dtype.
+
+    Without weights each sample (first axis) weighs 1 and its value is the mean over
+    the other axes (a 0-d value is one sample); the ``mask`` is then NOT applied, as
+    in Keras. With weights: the mask (ignored samples) multiplies them; weights and
+    values are squeezed or expanded to one rank (Keras' rule); values are averaged
+    over their axes beyond the weights' rank (so a scalar weight w makes the whole
+    batch ONE sample of weight w), weights broadcast to the values, the products
+    and the weights are averaged over the axes after the first. A weight that does
+    not broadcast raises ValueError.
+    """
+    if sample_weight is None:
+        if values.ndim > 1:
+            values = xp.mean(values, axis=tuple(range(1, values.ndim)))
+        count = values.shape[0] if values.ndim else 1
+        return xp.sum(values), xp.asarray(count, dtype=values.dtype, device=device_of(values))
+    if mask is not None:
+        float_mask = xp.astype(mask, values.dtype, copy=False)
+        float_mask, sample_weight = squeeze_or_expand_to_same_rank(xp, float_mask, sample_weight)
+        sample_weight = sample_weight * float_mask
+    values, sample_weight = squeeze_or_expand_to_same_rank(xp, values, sample_weight)
+    weight_ndim, values_ndim = sample_weight.ndim, values.ndim
+    if values_ndim > weight_ndim:
+        values = xp.mean(values, axis=tuple(range(weight_ndim, values_ndim)))
+    if not broadcasts_to(tuple(sample_weight.shape), tuple(values.shape)):
+        raise ValueError(
+            f"sample_weight of shape {tuple(sample_weight.shape)} does not broadcast to the "
+            f"per-sample values of shape {tuple(values.shape)}; pass one weight per sample "
+            "(or a scalar)"
+        )
+    sample_weight = xp.broadcast_to(sample_weight, tuple(values.shape))
+    values = values * sample_weight
+    if weight_ndim > 1:
+        sample_weight = xp.mean(sample_weight, axis=tuple(range(1, weight_ndim)))
+    if values.ndim > 1:
+        values = xp.mean(values, axis=tuple(range(1, values.ndim)))
+    return xp.sum(values), xp.sum(sample_weight)

@@ -20,8 +20,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from . import _binary, _categorical
-from ._array import (
+from .. import _binary, _categorical
+from .._array import (
     Array,
     as_array,
     broadcast_shape,
@@ -30,7 +30,7 @@ from ._array import (
     is_numpy_namespace,
     namespace,
 )
-from ._checks import (
+from .._checks import (
     check_broadcasts_to,
     check_choice,
     check_class_indices,
@@ -40,19 +40,21 @@ from ._checks import (
     check_real,
     check_values,
 )
-from ._prepare import check_axis, convert, same_shape_pair
-from ._reduce import KERAS_REDUCTIONS, keras_reduce, squeeze_or_expand_to_same_rank
+from .._prepare import check_axis, convert, same_shape_pair
+from .._reduce import KERAS_REDUCTIONS, keras_reduce, squeeze_or_expand_to_same_rank
 
-__all__ = [
+__all__ = [  # and the submodule `metrics`
     "BinaryCrossentropy",
     "BinaryFocalCrossentropy",
     "CategoricalCrossentropy",
     "CategoricalFocalCrossentropy",
+    "KLDivergence",
     "SparseCategoricalCrossentropy",
     "binary_crossentropy",
     "binary_focal_crossentropy",
     "categorical_crossentropy",
     "categorical_focal_crossentropy",
+    "kl_divergence",
     "sparse_categorical_crossentropy",
 ]
 
@@ -216,6 +218,24 @@ def _sparse_losses(
     return xp, losses, dtype, mask
 
 
+def _kl_losses(y_true: Any, y_pred: Any) -> tuple[Any, Array, Any]:
+    """(xp, per-sample KL divergences in the compute dtype, y_pred's dtype): y_true and
+    y_pred broadcast together, as Keras' ops do."""
+    xp, y_pred, y_true = convert(y_pred, y_true, names=("y_pred", "y_true"), lists_as_float32=True)
+    shape = broadcast_shape(tuple(y_true.shape), tuple(y_pred.shape))
+    if shape is None:
+        raise ValueError(
+            f"y_true of shape {tuple(y_true.shape)} and y_pred of shape "
+            f"{tuple(y_pred.shape)} do not broadcast together; pass arrays of one shape"
+        )
+    check_axis(-1, shape, "y_pred")
+    dtype = y_pred.dtype
+    ct = compute_dtype(xp, dtype)
+    y_true = xp.astype(xp.astype(y_true, dtype, copy=False), ct, copy=False)
+    y_pred = xp.astype(y_pred, ct, copy=False)
+    return xp, _categorical.keras_kl_divergence(xp, y_true, y_pred), dtype
+
+
 # --------------------------------------------------------------------------- functions
 
 
@@ -360,6 +380,24 @@ def categorical_focal_crossentropy(
     xp, losses, dtype, _ = _focal_categorical_losses(
         y_true, y_pred, alpha, gamma, from_logits, label_smoothing, axis
     )
+    return xp.astype(losses, dtype, copy=False)
+
+
+def kl_divergence(y_true: Array, y_pred: Array) -> Array:
+    r"""Keras' Kullback-Leibler divergence: one value per sample, the sum over the last axis.
+
+    Both arrays are clipped to [1e-7, 1] (so a zero target counts as 1e-7), then
+    :math:`\sum_c t_c \log t_c - t_c \log p_c` over the last axis (Keras writes
+    :math:`t \log(t / p)`; the two agree to rounding). y_true is cast to y_pred's
+    dtype; the two broadcast together, as in Keras. No batch reduction (the class
+    adds one). The result has y_pred's dtype.
+
+    >>> import numpy as np
+    >>> y_true = np.array([[0., 1.], [1., 0.]])
+    >>> print(kl_divergence(y_true, np.array([[.2, .8], [.6, .4]])))  # -log .8, -log .6
+    [0.2231 0.5108]
+    """
+    xp, losses, dtype = _kl_losses(y_true, y_pred)
     return xp.astype(losses, dtype, copy=False)
 
 
@@ -674,3 +712,35 @@ class SparseCategoricalCrossentropy(Loss):
             "ignore_class": self.ignore_class,
             "axis": self.axis,
         }
+
+
+class KLDivergence(Loss):
+    """Keras' ``KLDivergence`` class over :func:`kl_divergence`.
+
+    'sum_over_batch_size' (default) and 'mean' divide the (sample-weighted) sum of
+    the per-sample divergences by their number; 'mean_with_sample_weight' by the
+    sum of the sample weights; 'sum'; 'none' or None. As Keras', its config holds
+    only ``name`` and ``reduction``.
+
+    >>> import numpy as np
+    >>> y_true = np.array([[0., 1.], [1., 0.]])
+    >>> float(KLDivergence()(y_true, np.array([[.2, .8], [.6, .4]])))  # (-log .8 - log .6) / 2
+    0.36698
+    """
+
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "kl_divergence",
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def _losses(self, y_true: Array, y_pred: Array) -> tuple[Array, Array | None]:
+        return _kl_losses(y_true, y_pred)[1], None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "reduction": self.reduction}
+
+
+from . import metrics  # noqa: E402, F401  (it builds on the functions above)

@@ -456,6 +456,13 @@ def test_training_on_torch_emits_no_warning(torch, kernels):
         "    t = torch.rand(4, 3) if f is not xent.cross_entropy else torch.tensor([0, 2, 1, 0])\n"
         "    f(x, t).backward()\n"
         "    f(x, t, reduction='sum').backward()\n"
+        "t = torch.rand(4, 3)\n"  # the Keras functions, classes and metrics, and the new losses
+        "xent.keras.binary_crossentropy(t, x, from_logits=True).sum().backward()\n"
+        "xent.keras.BinaryCrossentropy(from_logits=True)(t, x).backward()\n"
+        "xent.keras.metrics.BinaryCrossentropy(from_logits=True)(t, x)\n"
+        "xent.keras.kl_divergence(t, x.sigmoid()).sum().backward()\n"
+        "xent.multilabel_soft_margin_loss(x, t).backward()\n"
+        "xent.kl_div(x, t, reduction='batchmean').backward()\n"
     )
     env = {**os.environ, "XENT_DISABLE_KERNELS": "1" if kernels == "reference" else "0"}
     out = subprocess.run(

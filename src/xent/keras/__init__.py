@@ -29,6 +29,7 @@ from .._array import (
     is_floating,
     is_numpy_namespace,
     namespace,
+    zero_d,
 )
 from .._checks import (
     check_broadcasts_to,
@@ -88,7 +89,8 @@ def _per_sample(
     """(xp, per-sample losses in the compute dtype, y_pred's dtype): the mean over
     ``axis`` of the elementwise ``values(xp, y_true, y_pred, **options)``."""
     xp, yt, yp, dtype, axis = _prepare(y_true, y_pred, axis)
-    return xp, xp.asarray(xp.mean(values(xp, yt, yp, **options), axis=axis)), dtype
+    # zero_d: NumPy's 0-d mean is a scalar; torch.asarray of a tensor that requires grad warns
+    return xp, zero_d(xp, xp.mean(values(xp, yt, yp, **options), axis=axis)), dtype
 
 
 def _bce_options(from_logits: bool, label_smoothing: float) -> dict[str, Any]:

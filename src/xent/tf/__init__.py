@@ -2,18 +2,25 @@
 
 Arguments are prepared by ``xent._prepare`` and the math is the families'
 (``xent._binary``, ``xent._categorical``). Nothing here imports TensorFlow.
+
+TensorFlow 1's reduced losses (``tf.compat.v1.losses``: sigmoid_cross_entropy,
+softmax_cross_entropy, sparse_softmax_cross_entropy, log_loss, Reduction) are in
+``xent.tf.compat.v1.losses``, also reachable as ``xent.tf.losses`` (TensorFlow 1's
+``tf.losses``; TensorFlow 2's ``tf.losses`` is Keras', see ``xent.keras``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import _binary, _categorical
-from ._array import Array, as_array, broadcasts_to, compute_dtype
-from ._checks import check_class_indices, check_integer, check_real
-from ._prepare import check_axis, convert, same_shape_pair
+from .. import _binary, _categorical
+from .._array import Array, as_array, broadcasts_to, compute_dtype
+from .._checks import check_class_indices, check_integer, check_real
+from .._prepare import check_axis, convert, same_shape_pair
 
 __all__ = [
+    "compat",
+    "losses",
     "sigmoid_cross_entropy_with_logits",
     "softmax_cross_entropy_with_logits",
     "sparse_softmax_cross_entropy_with_logits",
@@ -130,3 +137,8 @@ def sparse_softmax_cross_entropy_with_logits(labels: Array = None, logits: Array
         xp, x, xp.astype(y, xp.int64), class_axis=-1, ignore_index=-1, reduction="none"
     )
     return xp.astype(loss, dtype, copy=False)
+
+
+# TensorFlow 1's losses are built on the functions above: imported once they exist
+from . import compat  # noqa: E402
+from .compat.v1 import losses  # noqa: E402

@@ -313,8 +313,8 @@ def sparse_softmax_cross_entropy(
     >>> print(sparse_softmax_cross_entropy(np.array([[0], [1]]), logits))
     0.6809
     >>> print(sparse_softmax_cross_entropy(np.array([0, 1]), logits,
-    ...                                    weights=np.array([[2.0], [0.0]])))
-    1.3133
+    ...                                    weights=np.array([[2.0], [0.0]])))  # 2 * 1.3133 / 1
+    2.6265
     """
     _not_none(labels, "labels")
     _not_none(logits, "logits")

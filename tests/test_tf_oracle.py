@@ -131,9 +131,10 @@ def test_sparse_softmax_cross_entropy_with_logits(case, data):
 
 
 def away_from_kinks(x):
-    """Logits with no element within 1e-3 of 0: TensorFlow differentiates its expression
-    max(x, 0) - x z + log1p(exp(-|x|)) by parts, and at x = 0 the subgradients of max and
-    |x| it picks do not add up to the derivative, sigmoid(0) - z (xent's)."""
+    """Logits with no element within 1e-3 of 0: TensorFlow differentiates
+    weighted_cross_entropy_with_logits's expression (1 - z) x + (1 + (q - 1) z)
+    (log1p(exp(-|x|)) + max(-x, 0)) by parts, and at x = 0 the subgradients of max and
+    |x| it picks do not add up to the derivative (xent's)."""
     return np.where(np.abs(x) < 1e-3, 0.5, x)
 
 

@@ -412,3 +412,29 @@ def test_torch_values_and_autograd(torch, case):
         return expected(name, labels, v, kwargs, cast=False)
 
     np.testing.assert_allclose(tx.grad.numpy(), central_difference(f, x64), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_jax_jit_and_grad(name):
+    """Under jax.jit the values are NumPy's; jax.grad is the central difference of the
+    float64 transcription."""
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    rng = np.random.default_rng(7)
+    x = rng.uniform(0.1, 0.9, (3, 4)) if name == "log_loss" else rng.normal(size=(3, 4)) * 3
+    x = x.astype(np.float32)
+    labels = rng.integers(0, 4, 3) if name == "sparse" else rng.uniform(size=(3, 4))
+    labels = labels if name == "sparse" else labels.astype(np.float32)
+    w = np.array([1.0, 0.0, 2.0], np.float32)
+    w = w if name in ("softmax", "sparse") else w[:, None]
+    kwargs = {"weights": w, "reduction": R.SUM_BY_NONZERO_WEIGHTS}
+
+    def f(v):
+        return call(name, jnp.asarray(labels), v, **{**kwargs, "weights": jnp.asarray(w)})
+
+    value = jax.jit(f)(jnp.asarray(x))
+    np.testing.assert_allclose(np.asarray(value), call(name, labels, x, **kwargs), rtol=1e-6)
+    grad = np.asarray(jax.grad(f)(jnp.asarray(x)), np.float64)
+    x64 = x.astype(np.float64)
+    want = central_difference(lambda v: expected(name, labels, v, kwargs, cast=False), x64)
+    np.testing.assert_allclose(grad, want, rtol=1e-4, atol=1e-5)

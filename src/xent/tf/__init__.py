@@ -68,6 +68,9 @@ def weighted_cross_entropy_with_logits(labels: Array, logits: Array, pos_weight:
 
     :math:`(1 - z) x + (1 + (q - 1) z)(\log(1 + e^{-|x|}) + \max(-x, 0))` with
     q = ``pos_weight`` (a scalar or an array that broadcasts to the logits' shape).
+    Where autodiff differentiates it (torch, JAX), the gradient is the derivative,
+    :math:`(1 - z)\sigma(x) - q z \sigma(-x)`, at x = 0 too (TensorFlow's autodiff of the
+    form above gives 1 - z there, not the derivative).
 
     >>> import numpy as np
     >>> print(weighted_cross_entropy_with_logits(np.array([1., 0.]), np.array([2., 2.]), 3.0))
@@ -94,7 +97,11 @@ def softmax_cross_entropy_with_logits(
     :math:`-\sum_c z_c \log\mathrm{softmax}(x)_c` over ``axis``, for labels z of
     the logits' shape (each row a distribution, not checked); the result has the
     logits' shape without ``axis``. Labels are cast to the logits' dtype. A class
-    with logit -inf and label 0 contributes 0.
+    with logit -inf and label 0 contributes 0. Any axis in [-rank, rank) is taken
+    (TensorFlow 2.21 refuses negative axes other than -1). Where autodiff
+    differentiates it (torch, JAX), the gradient is the derivative of this loss,
+    :math:`(\sum_c z_c) \mathrm{softmax}(x) - z`; TensorFlow's is
+    :math:`\mathrm{softmax}(x) - z`, the same only where each row of labels sums to 1.
 
     >>> import numpy as np
     >>> labels = np.array([[0., 1.], [0.5, 0.5]])

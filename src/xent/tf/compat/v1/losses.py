@@ -244,7 +244,9 @@ def softmax_cross_entropy(
     of nonzero weights, broadcast to the rows. ``weights``: a scalar, or of the rows'
     shape rank, each dimension 1 or the rows' (e.g. (N,) for logits (N, C), not
     (N, 1)). Logits of shape (C,) are one row (the losses a scalar). The result has the
-    logits' dtype. ``scope`` and ``loss_collection`` are ignored.
+    logits' dtype. ``scope`` and ``loss_collection`` are ignored. Under autodiff the
+    gradient is the loss's derivative, TensorFlow's only where rows of labels sum to 1
+    (see ``xent.tf.softmax_cross_entropy_with_logits``).
 
     Raises ValueError when an argument is None, the shapes differ, the logits are a
     scalar, the weights do not broadcast or the reduction is unknown.

@@ -18,6 +18,7 @@ x = +-inf with a zero coefficient gives 0 where PyTorch gives nan.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ._array import (
@@ -163,6 +164,23 @@ def keras_binary_focal(
     if apply_class_balancing:
         focal = (y * alpha + (1.0 - y) * (1.0 - alpha)) * focal
     return focal
+
+
+def _log_or_nan(xp: Any, a: Array) -> Array:
+    """log(a), -inf at 0 and nan below 0 (or at nan), without a RuntimeWarning."""
+    positive = a > 0
+    logs = xp.log(xp.where(positive, a, xp.ones_like(a)))
+    not_positive = xp.where(a == 0, xp.full_like(a, -math.inf), xp.full_like(a, math.nan))
+    return xp.where(positive, logs, not_positive)
+
+
+def epsilon_log_loss(xp: Any, p: Array, y: Array, epsilon: float) -> Array:
+    """TensorFlow 1's log_loss elementwise: -y log(p + eps) - (1 - y) log(1 - p + eps),
+    in the arrays' dtype, unclipped (a log of a negative number is nan). A zero
+    coefficient times an infinite log (only with epsilon 0) is 0, the family's rule."""
+    on = _log_or_nan(xp, p + epsilon)
+    off = _log_or_nan(xp, (1.0 - p) + epsilon)
+    return -times_or_zero(xp, y, on) - times_or_zero(xp, 1.0 - y, off)
 
 
 # --------------------------------------------------------------------------- losses

@@ -1,4 +1,5 @@
-"""Reductions, written once: PyTorch's (with its denominators) and Keras' (with sample weights).
+"""Reductions, written once: PyTorch's (with its denominators), Keras' (with sample weights)
+and TensorFlow 1's (``tf.compat.v1.losses``, with weights and nonzero-weight counts).
 
 Every loss hands in its elementwise values (and, when a gradient is wanted, the
 elementwise derivative of each value with respect to its own input element) and
@@ -146,3 +147,42 @@ def keras_metric_update(
     if values.ndim > 1:
         values = xp.mean(values, axis=tuple(range(1, values.ndim)))
     return xp.sum(values), xp.sum(sample_weight)
+
+
+# --------------------------------------------------------------------------- TensorFlow 1
+
+TF_V1_REDUCTIONS = (
+    "none",
+    "weighted_sum",
+    "weighted_mean",
+    "weighted_sum_over_batch_size",
+    "weighted_sum_by_nonzero_weights",
+)
+
+
+def tf_v1_reduce(xp: Any, losses: Array, weights: Array, reduction: str) -> Array:
+    """TensorFlow 1's compute_weighted_loss: ``losses * weights``, then reduced.
+
+    `weights` broadcasts to `losses` (the caller checks TensorFlow's rule: a scalar,
+    or `losses`' rank with each dimension 1 or equal). 'none' returns the weighted
+    losses; 'weighted_sum' their sum; the others divide that sum by the sum of the
+    broadcast weights ('weighted_mean'), by the number of elements of `losses`
+    ('weighted_sum_over_batch_size') or by the number of nonzero broadcast weights
+    ('weighted_sum_by_nonzero_weights'); a zero divisor gives 0 (``div_no_nan``,
+    whatever the sum).
+    """
+    weighted = losses * weights
+    if reduction == "none":
+        return weighted
+    total = zero_d(xp, xp.sum(weighted))
+    if reduction == "weighted_sum":
+        return total
+    shape = tuple(losses.shape)
+    if reduction == "weighted_mean":
+        divisor = xp.sum(xp.broadcast_to(weights, shape))
+    elif reduction == "weighted_sum_over_batch_size":
+        divisor = numel(shape)
+    else:
+        present = xp.astype(xp.broadcast_to(weights != 0, shape), losses.dtype, copy=False)
+        divisor = xp.sum(present)
+    return zero_d(xp, divide_or_zero(xp, total, divisor))

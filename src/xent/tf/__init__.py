@@ -2,18 +2,25 @@
 
 Arguments are prepared by ``xent._prepare`` and the math is the families'
 (``xent._binary``, ``xent._categorical``). Nothing here imports TensorFlow.
+
+TensorFlow 1's reduced losses (``tf.compat.v1.losses``: sigmoid_cross_entropy,
+softmax_cross_entropy, sparse_softmax_cross_entropy, log_loss, Reduction) are in
+``xent.tf.compat.v1.losses``, also reachable as ``xent.tf.losses`` (TensorFlow 1's
+``tf.losses``; TensorFlow 2's ``tf.losses`` is Keras', see ``xent.keras``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import _binary, _categorical
-from ._array import Array, as_array, broadcasts_to, compute_dtype
-from ._checks import check_class_indices, check_integer, check_real
-from ._prepare import check_axis, convert, same_shape_pair
+from .. import _binary, _categorical
+from .._array import Array, as_array, broadcasts_to, compute_dtype
+from .._checks import check_class_indices, check_integer, check_real
+from .._prepare import check_axis, convert, same_shape_pair
 
 __all__ = [
+    "compat",
+    "losses",
     "sigmoid_cross_entropy_with_logits",
     "softmax_cross_entropy_with_logits",
     "sparse_softmax_cross_entropy_with_logits",
@@ -61,6 +68,9 @@ def weighted_cross_entropy_with_logits(labels: Array, logits: Array, pos_weight:
 
     :math:`(1 - z) x + (1 + (q - 1) z)(\log(1 + e^{-|x|}) + \max(-x, 0))` with
     q = ``pos_weight`` (a scalar or an array that broadcasts to the logits' shape).
+    Where autodiff differentiates it (torch, JAX), the gradient is the derivative,
+    :math:`(1 - z)\sigma(x) - q z \sigma(-x)`, at x = 0 too (TensorFlow's autodiff of the
+    form above gives 1 - z there, not the derivative).
 
     >>> import numpy as np
     >>> print(weighted_cross_entropy_with_logits(np.array([1., 0.]), np.array([2., 2.]), 3.0))
@@ -87,7 +97,11 @@ def softmax_cross_entropy_with_logits(
     :math:`-\sum_c z_c \log\mathrm{softmax}(x)_c` over ``axis``, for labels z of
     the logits' shape (each row a distribution, not checked); the result has the
     logits' shape without ``axis``. Labels are cast to the logits' dtype. A class
-    with logit -inf and label 0 contributes 0.
+    with logit -inf and label 0 contributes 0. Any axis in [-rank, rank) is taken
+    (TensorFlow 2.21 refuses negative axes other than -1). Where autodiff
+    differentiates it (torch, JAX), the gradient is the derivative of this loss,
+    :math:`(\sum_c z_c) \mathrm{softmax}(x) - z`; TensorFlow's is
+    :math:`\mathrm{softmax}(x) - z`, the same only where each row of labels sums to 1.
 
     >>> import numpy as np
     >>> labels = np.array([[0., 1.], [0.5, 0.5]])
@@ -130,3 +144,8 @@ def sparse_softmax_cross_entropy_with_logits(labels: Array = None, logits: Array
         xp, x, xp.astype(y, xp.int64), class_axis=-1, ignore_index=-1, reduction="none"
     )
     return xp.astype(loss, dtype, copy=False)
+
+
+# TensorFlow 1's losses are built on the functions above: imported once they exist
+from . import compat  # noqa: E402
+from .compat.v1 import losses  # noqa: E402

@@ -1,11 +1,11 @@
 """xent: cross-entropy losses exactly as PyTorch, Keras and tf.nn compute them.
 
 PyTorch names and argument orders at the top level; Keras' in ``xent.keras``;
-tf.nn's in ``xent.tf``. Any array-API array in, the same kind out. Importing
-xent imports no framework.
+tf.nn's in ``xent.tf``; optax's in ``xent.optax``. Any array-API array in, the
+same kind out. Importing xent imports no framework.
 """
 
-from . import keras, tf
+from . import keras, optax, tf
 from ._autodiff import value_and_grad
 from ._kernels import get_num_threads, set_num_threads
 from ._version import __version__
@@ -25,6 +25,7 @@ __all__ = [
     "get_num_threads",
     "keras",
     "nll_loss",
+    "optax",
     "set_num_threads",
     "sigmoid_focal_loss",
     "tf",

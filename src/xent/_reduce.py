@@ -102,3 +102,15 @@ def keras_reduce(
             divisor = numel(tuple(values.shape))
         loss = divide_or_zero(xp, loss, divisor)
     return zero_d(xp, loss)
+
+
+# --------------------------------------------------------------------------- optax
+
+
+def masked_sum(xp: Any, values: Array, axes: tuple[int, ...], where: Array | None) -> Array:
+    """``jnp.sum(values, axis=axes, where=where)``: the sum over ``axes`` of the elements
+    where ``where`` (of values' shape) is True; the others, nan or inf included, are
+    left out (an empty sum is 0)."""
+    if where is not None:
+        values = xp.where(where, values, xp.zeros_like(values))
+    return zero_d(xp, xp.sum(values, axis=axes))

@@ -145,7 +145,9 @@ def optax_focal_elementwise(
     total = neg * xp.exp(a - top) + y * xp.exp(b - top)
     positive = total > 0
     log_m = xp.log(xp.where(positive, total, xp.ones_like(total)))
-    log_m = top + xp.where(positive, log_m, xp.where(total == 0, minus_inf, total * math.nan))
+    # constants where not positive (a `total * nan` there would make the gradient nan)
+    undefined = xp.where(total == 0, minus_inf, xp.full_like(total, math.nan))
+    log_m = top + xp.where(positive, log_m, undefined)
     loss = ce * xp.exp(times_or_zero(xp, gamma, log_m))
     if alpha is None:
         return loss

@@ -337,10 +337,12 @@ def kl_pointwise(
 
 
 def _log_or_minus_inf(xp: Any, s: Array) -> Array:
-    """log(s) for s >= 0, -inf at 0, without a RuntimeWarning (nan for s < 0 and nan)."""
+    """log(s) for s >= 0, -inf at 0, without a RuntimeWarning (nan for s < 0 and nan);
+    the gradient is 0 where s is not positive (constants there, not `s * nan`)."""
     positive = s > 0
     value = xp.log(xp.where(positive, s, xp.ones_like(s)))
-    return xp.where(positive, value, xp.where(s == 0, xp.full_like(s, -math.inf), s * math.nan))
+    undefined = xp.where(s == 0, xp.full_like(s, -math.inf), xp.full_like(s, math.nan))
+    return xp.where(positive, value, undefined)
 
 
 def masked_log_softmax(xp: Any, x: Array, mask: Array | None) -> Array:

@@ -182,7 +182,7 @@ def _classes_last(xp: Any, array: Array, axes: tuple[int, ...]) -> Array:
     if order != tuple(range(array.ndim)):
         array = xp.permute_dims(array, order)
     shape = tuple(array.shape)
-    return xp.reshape(array, shape[: len(batch)] + (numel(shape[len(batch) :]),))
+    return xp.reshape(array, (*shape[: len(batch)], numel(shape[len(batch) :])))
 
 
 def _softmax_inputs(

@@ -395,7 +395,12 @@ def optax_index_targets(xp: Any, x: Array, labels: Array, mask: Array | None = N
     picked = take_last(xp, x, xp.where(valid, wrapped, xp.zeros_like(wrapped)))
     if n:
         picked = xp.where(valid, picked, xp.full_like(picked, math.nan))
-    loss = logsumexp(xp, x, mask) - picked
+    lse = logsumexp(xp, x, mask)
+    # inf - inf (a +inf logit at the label's class, or only -inf logits) is nan, and
+    # taken as such, without a RuntimeWarning
+    undefined = xp.isinf(lse) & (lse == picked)
+    safe = xp.where(undefined, xp.zeros_like(picked), picked)
+    loss = xp.where(undefined, xp.full_like(lse, math.nan), lse - safe)
     if mask is not None:
         loss = xp.where(xp.any(mask, axis=-1), loss, xp.zeros_like(loss))
     return zero_d(xp, loss)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-FRAMEWORKS = ["torch", "jax", "keras", "dask", "tensorflow", "pyarrow", "matplotlib"]
+FRAMEWORKS = ["torch", "jax", "optax", "keras", "dask", "tensorflow", "pyarrow", "matplotlib"]
 
 
 def test_import_xent_imports_no_framework():
     code = (
-        "import sys, xent, xent.keras, xent.tf\n"
+        "import sys, xent, xent.keras, xent.keras.metrics, xent.metrics, xent.optax, xent.tf\n"
+        "import xent.tf.compat.v1.losses\n"
         "import numpy as np\n"
         "xent.binary_cross_entropy_with_logits(np.zeros(3), np.zeros(3))\n"
         f"loaded = [m for m in {FRAMEWORKS!r} if m in sys.modules]\n"

@@ -1,11 +1,12 @@
 """xent: cross-entropy losses exactly as PyTorch, Keras and tf.nn compute them.
 
 PyTorch names and argument orders at the top level; Keras' in ``xent.keras``;
-tf.nn's in ``xent.tf``; scikit-learn's ``log_loss`` in ``xent.metrics``. Any
-array-API array in, the same kind out. Importing xent imports no framework.
+tf.nn's and TensorFlow 1's in ``xent.tf``; optax's in ``xent.optax``; scikit-learn's
+``log_loss`` in ``xent.metrics``. Any array-API array in, the same kind out.
+Importing xent imports no framework.
 """
 
-from . import keras, metrics, tf
+from . import keras, metrics, optax, tf
 from ._autodiff import value_and_grad
 from ._kernels import get_num_threads, set_num_threads
 from ._version import __version__
@@ -31,6 +32,7 @@ __all__ = [
     "metrics",
     "multilabel_soft_margin_loss",
     "nll_loss",
+    "optax",
     "set_num_threads",
     "sigmoid_focal_loss",
     "soft_margin_loss",

@@ -28,6 +28,7 @@ from ._array import (
     broadcast_shapes,
     divide_or_nan,
     divide_or_zero,
+    stop_gradient,
     sum_to_shape,
     times_or_zero,
 )
@@ -119,6 +120,42 @@ def focal_elementwise(
     if balance is not None:
         grad = balance * grad
     return loss, grad
+
+
+def optax_focal_elementwise(
+    xp: Any, x: Array, y: Array, alpha: Array | float | None, gamma: Array | float
+) -> Array:
+    """optax's sigmoid focal loss: ce(x, y) (1 - p_t)^gamma, times
+    alpha_t = alpha y + (1 - alpha)(1 - y) when alpha is not None (any alpha, negative
+    too: None, not alpha < 0 as in torchvision, means no balancing).
+
+    The modulating factor is exp(gamma log(1 - p_t)) with 1 - p_t = (1 - y) sigmoid(x) +
+    y sigmoid(-x) summed in log space (JAX's logsumexp with coefficients: the terms of
+    zero coefficient left out, shifted by the larger log-sigmoid), so it neither
+    underflows (x = 800, y = 1) nor gives a nan gradient at gamma < 1; 1 - p_t < 0 (a
+    label outside [0, 1]) gives nan, as optax. gamma log(1 - p_t) is 0 where gamma = 0
+    (0^0 = 1, where optax takes 0 * -inf = nan), and ce is the family's, 0 where its
+    coefficient is (x = +-inf with a hard label: optax gives nan there).
+    """
+    parts = SigmoidParts(xp, x)
+    neg = 1.0 - y
+    log_p, log_q = -parts.softplus_neg(), -parts.softplus()  # log sigmoid(+-x)
+    ce = times_or_zero(xp, neg, parts.softplus()) + times_or_zero(xp, y, parts.softplus_neg())
+    minus_inf = xp.full_like(log_p, -math.inf)
+    a = xp.where(neg != 0, log_p, minus_inf)
+    b = xp.where(y != 0, log_q, minus_inf)
+    top = xp.where(a >= b, a, b)
+    top = stop_gradient(xp, xp.where(xp.isfinite(top), top, xp.zeros_like(top)))
+    total = neg * xp.exp(a - top) + y * xp.exp(b - top)
+    positive = total > 0
+    log_m = xp.log(xp.where(positive, total, xp.ones_like(total)))
+    # constants where not positive (a `total * nan` there would make the gradient nan)
+    undefined = xp.where(total == 0, minus_inf, xp.full_like(total, math.nan))
+    log_m = top + xp.where(positive, log_m, undefined)
+    loss = ce * xp.exp(times_or_zero(xp, gamma, log_m))
+    if alpha is None:
+        return loss
+    return (alpha * y + (1.0 - alpha) * neg) * loss
 
 
 def clipped_probs_elementwise(xp: Any, p: Array, y: Array) -> Array:

@@ -48,6 +48,7 @@ from ._array import (
     log_softmax,
     numel,
     one_hot,
+    stop_gradient,
     sum_to_shape,
     take_1d,
     take_last,
@@ -376,3 +377,93 @@ def keras_kl_divergence(xp: Any, t: Array, q: Array) -> Array:
     q = xp.clip(q, min=KERAS_EPSILON, max=1.0)
     loss, _ = kl_pointwise(xp, xp.log(q), t)
     return xp.sum(loss, axis=-1)
+
+
+# --------------------------------------------------------------------------- optax
+# optax's softmax losses mask CLASSES (``where``): a masked logit leaves the softmax.
+# The functions below take the classes last and ``mask`` (None: every class) of x's
+# shape; optax's axes and broadcasts are the front end's business (xent.optax).
+
+
+def _log_or_minus_inf(xp: Any, s: Array) -> Array:
+    """log(s) for s >= 0, -inf at 0, without a RuntimeWarning (nan for s < 0 and nan);
+    the gradient is 0 where s is not positive (constants there, not `s * nan`)."""
+    positive = s > 0
+    value = xp.log(xp.where(positive, s, xp.ones_like(s)))
+    undefined = xp.where(s == 0, xp.full_like(s, -math.inf), xp.full_like(s, math.nan))
+    return xp.where(positive, value, undefined)
+
+
+def masked_log_softmax(xp: Any, x: Array, mask: Array | None) -> Array:
+    """log_softmax over the classes in ``mask`` (last axis), -inf at the others (JAX's
+    ``log_softmax(x, where=mask)``); a row with no class in the mask is -inf throughout.
+    Without a mask, :func:`xent._array.log_softmax` (nan for a row with no softmax)."""
+    if mask is None:
+        return log_softmax(xp, x)
+    minus_inf = xp.full_like(x, -math.inf)
+    logp = log_softmax(xp, xp.where(mask, x, minus_inf))
+    return xp.where(mask, logp, minus_inf)
+
+
+def logsumexp(xp: Any, x: Array, mask: Array | None = None) -> Array:
+    """log sum_c exp(x_c) over the classes in ``mask`` (last axis), JAX's rule: shifted by
+    the row maximum where it is finite (by 0 elsewhere, so a +inf logit gives +inf and a
+    row of -inf, or with no class in the mask, gives -inf); the shift is a constant to
+    autodiff."""
+    if mask is not None:
+        x = xp.where(mask, x, xp.full_like(x, -math.inf))
+    if x.shape[-1] == 0:
+        return xp.full(tuple(x.shape[:-1]), -math.inf, dtype=x.dtype, device=device_of(x))
+    top = xp.max(x, axis=-1, keepdims=True)
+    top = stop_gradient(xp, xp.where(xp.isfinite(top), top, xp.zeros_like(top)))
+    total = xp.sum(xp.exp(x - top), axis=-1)
+    return _log_or_minus_inf(xp, total) + top[..., 0]
+
+
+def optax_dense_targets(xp: Any, x: Array, t: Array, mask: Array | None = None) -> Array:
+    """optax's softmax cross entropy per row: -sum_{c in mask} t_c l_c with l the
+    log_softmax over the classes in the mask. A class outside the mask contributes
+    nothing (whatever t holds); t_c l_c is 0 where t_c = 0 (the rule of this family,
+    where optax's ``softmax_cross_entropy`` gives 0 * -inf = nan; its
+    ``safe_softmax_cross_entropy`` gives 0 too). A row with no class in the mask gives 0."""
+    if mask is None:
+        return cross_entropy(xp, x, dense=t)[0]
+    t = xp.where(mask, t, xp.zeros_like(t))
+    return cross_entropy(xp, masked_log_softmax(xp, x, mask), dense=t, log_input=True)[0]
+
+
+def optax_index_targets(xp: Any, x: Array, labels: Array, mask: Array | None = None) -> Array:
+    """optax's softmax cross entropy with integer labels per row: logsumexp over the
+    classes in the mask minus x_y, x_y taken whether y is in the mask or not (a masked
+    label class gives the unmasked x_y, as optax). Labels in [-C, 0) count from the end
+    (as JAX's indexing); other labels outside [0, C) give nan (JAX's fill value). A row
+    with no class in the mask gives 0. ``labels`` has x's shape without the classes."""
+    n = x.shape[-1]
+    wrapped = xp.where(labels < 0, labels + n, labels)
+    valid = (wrapped >= 0) & (wrapped < n)
+    picked = take_last(xp, x, xp.where(valid, wrapped, xp.zeros_like(wrapped)))
+    if n:
+        picked = xp.where(valid, picked, xp.full_like(picked, math.nan))
+    lse = logsumexp(xp, x, mask)
+    # inf - inf (a +inf logit at the label's class, or only -inf logits) is nan, and
+    # taken as such, without a RuntimeWarning
+    undefined = xp.isinf(lse) & (lse == picked)
+    safe = xp.where(undefined, xp.zeros_like(picked), picked)
+    loss = xp.where(undefined, xp.full_like(lse, math.nan), lse - safe)
+    if mask is not None:
+        loss = xp.where(xp.any(mask, axis=-1), loss, xp.zeros_like(loss))
+    return zero_d(xp, loss)
+
+
+def optax_poly1(
+    xp: Any, x: Array, t: Array, epsilon: Array | float, mask: Array | None = None
+) -> Array:
+    """optax's PolyLoss (Poly-1) per row: the cross entropy of
+    :func:`optax_dense_targets` plus epsilon sum_{c in mask} t_c (1 - p_c), p the softmax
+    over the classes in the mask; 1 - p_c is taken as -expm1(l_c) (exact where p_c is
+    near 1)."""
+    if mask is not None:
+        t = xp.where(mask, t, xp.zeros_like(t))
+    logp = masked_log_softmax(xp, x, mask)
+    ce = cross_entropy(xp, logp, dense=t, log_input=True)[0]
+    return zero_d(xp, ce + epsilon * xp.sum(t * -xp.expm1(logp), axis=-1))

@@ -186,3 +186,15 @@ def tf_v1_reduce(xp: Any, losses: Array, weights: Array, reduction: str) -> Arra
         present = xp.astype(xp.broadcast_to(weights != 0, shape), losses.dtype, copy=False)
         divisor = xp.sum(present)
     return zero_d(xp, divide_or_zero(xp, total, divisor))
+
+
+# --------------------------------------------------------------------------- optax
+
+
+def masked_sum(xp: Any, values: Array, axes: tuple[int, ...], where: Array | None) -> Array:
+    """``jnp.sum(values, axis=axes, where=where)``: the sum over ``axes`` of the elements
+    where ``where`` (of values' shape) is True; the others, nan or inf included, are
+    left out (an empty sum is 0)."""
+    if where is not None:
+        values = xp.where(where, values, xp.zeros_like(values))
+    return zero_d(xp, xp.sum(values, axis=axes))

@@ -551,8 +551,9 @@ def kl_divergence_with_log_targets(
     :math:`\sum_{c \in \mathrm{where}} e^{l_c} (l_c - \log q_c)` for log-targets l,
     otherwise as :func:`kl_divergence`.
 
-    Differs from optax where a -inf log-target meets a finite log-prediction: 0,
-    where optax gives 0 * inf = nan (both -inf: nan in both).
+    Differs from optax where a -inf log-target (a zero target) meets a finite or
+    -inf log-prediction: 0, the family's rule, where optax gives 0 * inf = nan (or
+    -inf - -inf = nan).
 
     >>> import numpy as np
     >>> print(kl_divergence_with_log_targets(np.log(np.array([[0.5, 0.5]])),

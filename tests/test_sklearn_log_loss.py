@@ -183,3 +183,30 @@ def test_torch_and_jax_probabilities_give_numpy_values(library):
         np.testing.assert_allclose(actual, expected, rtol=64 * eps(dtype))
     binary = log_loss(convert(np.array([0, 1, 1])), convert(np.array([0.2, 0.8, 0.6])))
     np.testing.assert_allclose(binary, sklearn_metrics.log_loss([0, 1, 1], [0.2, 0.8, 0.6]))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_xent_eval_binary_loss_equals_log_loss(tmp_path, capsys, weighted):
+    """`xent eval`'s mean loss (PyTorch's binary cross-entropy, weighted as
+    scikit-learn's sum(w l) / sum(w)) equals log_loss where the two are defined alike:
+    probabilities away from 0 and 1, where neither scikit-learn's clip to eps nor
+    PyTorch's clamp of the log at -100 acts; both checked against sklearn's own."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    import json
+
+    from xent import cli
+
+    rng = np.random.default_rng(7)
+    p = rng.uniform(1e-6, 1 - 1e-6, size=5000)
+    y = (rng.random(5000) < p).astype(np.int8)
+    w = rng.uniform(0, 3, size=5000)
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"p": p, "y": y, "w": w}), path)
+    argv = ["eval", str(path), "--input", "p", "--target", "y", "--format", "json"]
+    assert cli.main(argv + (["--weight-col", "w"] if weighted else [])) == 0
+    report = json.loads(capsys.readouterr().out)
+    weights = w if weighted else None
+    ours = log_loss(y, p, sample_weight=weights)
+    assert report["loss"] == pytest.approx(ours, rel=1e-12)
+    assert ours == pytest.approx(sklearn_metrics.log_loss(y, p, sample_weight=weights), rel=1e-12)

@@ -469,3 +469,39 @@ def test_training_on_torch_emits_no_warning(torch, kernels):
         [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, env=env
     )
     assert out.returncode == 0, out.stderr
+
+
+def test_jax_default_32_bit_mode_warns_nothing():
+    """JAX's default mode (no jax_enable_x64, which the other tests of this session turn
+    on): the losses with integer labels cast them to int32, not to int64 (which JAX
+    truncates with a UserWarning on every call). In a fresh process, warnings as errors."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")
+    code = (
+        "import jax, jax.numpy as j, xent\n"
+        "from xent import optax as xo\n"
+        "assert not jax.config.jax_enable_x64\n"
+        "x, y = j.zeros((2, 3)), j.array([0, 1])\n"
+        "xo.softmax_cross_entropy_with_integer_labels(x, y)\n"
+        "xent.cross_entropy(x, y), xent.nll_loss(x, y), xent.cross_entropy(x, y, ignore_index=1)\n"
+        "xent.keras.sparse_categorical_crossentropy(y, x, from_logits=True)\n"
+        "xent.keras.SparseCategoricalCrossentropy(from_logits=True, ignore_class=1)(y, x)\n"
+        "xent.keras.metrics.SparseCategoricalCrossentropy(from_logits=True)(y, x)\n"
+        "xent.tf.sparse_softmax_cross_entropy_with_logits(labels=y, logits=x)\n"
+        "xent.tf.losses.sparse_softmax_cross_entropy(y, x)\n"
+        "jax.jit(jax.grad(lambda v: xent.cross_entropy(v, y)))(x)\n"
+    )
+    import os
+    from pathlib import Path
+
+    src = str(Path(xent.__file__).resolve().parents[1])  # this xent, not another install
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": src},
+    )
+    assert out.returncode == 0, out.stderr

@@ -91,6 +91,17 @@ def to_numpy(array: Array) -> Any:
         return np.from_dlpack(array)
 
 
+def index_dtype(xp: Any) -> Any:
+    """The integer dtype class indices are cast to: int64, except on JAX without 64-bit
+    mode (the default), whose int64 is int32 and where asking for int64 warns."""
+    if xp.__name__.startswith("jax"):
+        import jax
+
+        if not jax.config.jax_enable_x64:
+            return xp.int32
+    return xp.int64
+
+
 def numel(shape: tuple[int, ...]) -> int:
     return math.prod(shape)
 

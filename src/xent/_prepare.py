@@ -18,6 +18,7 @@ from ._array import (
     as_array,
     broadcast_shape,
     compute_dtype,
+    index_dtype,
     is_array,
     is_floating,
     namespace,
@@ -317,7 +318,7 @@ def prepare_categorical(
             + (f", or class probabilities of the input's shape {shape}" if probabilities else ""),
         )
         unsigned64 = target.dtype == getattr(xp, "uint64", None)
-        target = xp.reshape(xp.astype(target, xp.int64, copy=False), index_shape)
+        target = xp.reshape(xp.astype(target, index_dtype(xp), copy=False), index_shape)
         if unsigned64:
             target = _check_wrapped_uint64(xp, target, shape[class_axis])
         out_dtype = input.dtype

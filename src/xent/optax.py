@@ -53,6 +53,7 @@ from ._array import (
     broadcast_shape,
     broadcasts_to,
     compute_dtype,
+    index_dtype,
     is_array,
     namespace,
     numel,
@@ -491,7 +492,7 @@ def softmax_cross_entropy_with_integer_labels(
     x = xp.broadcast_to(x, shape + classes)
     if mask is not None:
         mask = xp.broadcast_to(_classes_last(xp, mask, axes), shape + classes)
-    y = xp.broadcast_to(xp.astype(y, xp.int64), shape)
+    y = xp.broadcast_to(xp.astype(y, index_dtype(xp)), shape)
     loss = _categorical.optax_index_targets(xp, x, y, mask)
     return xp.astype(loss, dtype, copy=False)
 

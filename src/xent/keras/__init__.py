@@ -26,6 +26,7 @@ from .._array import (
     as_array,
     broadcast_shape,
     compute_dtype,
+    index_dtype,
     is_floating,
     is_numpy_namespace,
     namespace,
@@ -211,7 +212,7 @@ def _sparse_losses(
 
         labels = check_values(xp, labels, lambda m, a: m.floor(a) == a, fail, mask)
     # ignored labels become -1, never a class: the index-target loss gives them 0
-    labels = xp.astype(labels, xp.int64, copy=False)
+    labels = xp.astype(labels, index_dtype(xp), copy=False)
     if mask is not None:
         labels = xp.where(mask, labels, xp.full_like(labels, -1))
     dtype = y_pred.dtype

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _binary, _categorical
-from .._array import Array, as_array, broadcasts_to, compute_dtype
+from .._array import Array, as_array, broadcasts_to, compute_dtype, index_dtype
 from .._checks import check_class_indices, check_integer, check_real
 from .._prepare import check_axis, convert, same_shape_pair
 
@@ -141,7 +141,7 @@ def sparse_softmax_cross_entropy_with_logits(labels: Array = None, logits: Array
     x = xp.astype(x, compute_dtype(xp, dtype), copy=False)
     # ignore_index=-1 is never a label here (they are checked to be in [0, C))
     loss, _ = _categorical.index_targets(
-        xp, x, xp.astype(y, xp.int64), class_axis=-1, ignore_index=-1, reduction="none"
+        xp, x, xp.astype(y, index_dtype(xp)), class_axis=-1, ignore_index=-1, reduction="none"
     )
     return xp.astype(loss, dtype, copy=False)
 

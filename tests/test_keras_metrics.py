@@ -294,3 +294,24 @@ def test_kl_divergence_config_is_keras(keras):
 def test_kl_divergence_refuses_shapes_that_do_not_broadcast():
     with pytest.raises(ValueError, match="do not broadcast"):
         xk.kl_divergence(np.ones((2, 3)), np.ones((2, 4)))
+
+
+def test_variables_are_0d_copies(torch):
+    """total, count and variables are 0-d arrays of the state's library, and copies:
+    writing into one (torch's in-place ops) leaves the metric's result alone."""
+    from xent.keras import metrics as xm
+
+    for convert in (np.asarray, torch.tensor):
+        m = xm.BinaryCrossentropy()
+        m.update_state(convert(np.array([[1.0, 0.0]])), convert(np.array([[0.7, 0.2]])))
+        before = float(m.result())
+        total, count = m.variables
+        assert type(total) is type(count) is type(convert(np.zeros(1)))
+        assert total.shape == count.shape == ()
+        if convert is torch.tensor:
+            total.zero_()
+            m.count.zero_()
+        else:
+            total[...] = 0
+        assert float(m.result()) == before
+        assert float(m.count) == 1.0

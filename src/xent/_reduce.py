@@ -125,7 +125,8 @@ def keras_metric_update(
         if values.ndim > 1:
             values = xp.mean(values, axis=tuple(range(1, values.ndim)))
         count = values.shape[0] if values.ndim else 1
-        return xp.sum(values), xp.asarray(count, dtype=values.dtype, device=device_of(values))
+        count = xp.asarray(count, dtype=values.dtype, device=device_of(values))
+        return zero_d(xp, xp.sum(values)), count
     if mask is not None:
         float_mask = xp.astype(mask, values.dtype, copy=False)
         float_mask, sample_weight = squeeze_or_expand_to_same_rank(xp, float_mask, sample_weight)
@@ -146,7 +147,7 @@ def keras_metric_update(
         sample_weight = xp.mean(sample_weight, axis=tuple(range(1, weight_ndim)))
     if values.ndim > 1:
         values = xp.mean(values, axis=tuple(range(1, values.ndim)))
-    return xp.sum(values), xp.sum(sample_weight)
+    return zero_d(xp, xp.sum(values)), zero_d(xp, xp.sum(sample_weight))
 
 
 # --------------------------------------------------------------------------- TensorFlow 1

@@ -138,19 +138,23 @@ class Mean:
         self.update_state(y_true, y_pred, sample_weight)
         return self.result()
 
+    def _copies(self) -> tuple[Array, Array]:
+        """total and count as new 0-d arrays: writing to them leaves the state alone."""
+        xp, total, count = self._state()
+        return xp.asarray(total, copy=True), xp.asarray(count, copy=True)
+
     @property
     def total(self) -> Array:
-        return self._state()[1]
+        return self._copies()[0]
 
     @property
     def count(self) -> Array:
-        return self._state()[2]
+        return self._copies()[1]
 
     @property
     def variables(self) -> list[Array]:
-        """``[total, count]``, as Keras' ``Mean.variables``."""
-        _, total, count = self._state()
-        return [total, count]
+        """``[total, count]``, as Keras' ``Mean.variables`` (copies)."""
+        return list(self._copies())
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "dtype": self.dtype}

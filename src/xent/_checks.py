@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -20,18 +21,29 @@ from ._array import (
 
 TORCH_REDUCTIONS = ("none", "mean", "sum")
 
+# frames skipped when a warning names its caller: xent's own, and torch's Module.__call__
+_INTERNAL_MODULES = ("xent.", "torch.nn.modules.module")
 
-def legacy_reduction(size_average: bool | None, reduce: bool | None, stacklevel: int = 4) -> str:
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` attributed to the user's line: the first frame outside xent
+    (and outside torch's Module call machinery), however deep the call came from."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and (frame.f_globals.get("__name__", "") + ".").startswith(
+        _INTERNAL_MODULES
+    ):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+def legacy_reduction(size_average: bool | None, reduce: bool | None) -> str:
     """PyTorch's reduction for its deprecated `size_average`/`reduce` (None counts as True),
     with its warning."""
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
     legacy = "mean" if size_average and reduce else "sum" if reduce else "none"
-    warnings.warn(
-        "size_average and reduce args will be deprecated, "
-        f"please use reduction='{legacy}' instead.",
-        UserWarning,
-        stacklevel=stacklevel,
+    warn(
+        f"size_average and reduce args will be deprecated, please use reduction='{legacy}' instead."
     )
     return legacy
 
@@ -41,11 +53,7 @@ def torch_reduction(size_average: bool | None, reduce: bool | None, reduction: s
     if size_average is not None or reduce is not None:
         return legacy_reduction(size_average, reduce)
     if reduction == "elementwise_mean":
-        warnings.warn(
-            "reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
-            UserWarning,
-            stacklevel=3,
-        )
+        warn("reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.")
         return "mean"
     return check_choice("reduction", reduction, TORCH_REDUCTIONS)
 
@@ -76,7 +84,7 @@ def kl_div_reduction(
     if batchmean:
         return "sum", True
     if isinstance(reduction, str) and reduction == "mean":
-        warnings.warn(KL_DIV_MEAN_WARNING, UserWarning, stacklevel=3)
+        warn(KL_DIV_MEAN_WARNING)
         return "mean", False
     if not (isinstance(reduction, str) and reduction == "elementwise_mean"):
         check_choice("reduction", reduction, KL_DIV_REDUCTIONS)

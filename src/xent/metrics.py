@@ -13,13 +13,13 @@ compiled kernels where they apply). Nothing here imports scikit-learn.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy as np
 
 from . import _categorical
 from ._array import as_array, compute_dtype, is_array, is_floating, namespace, to_numpy
+from ._checks import warn
 
 __all__ = ["log_loss"]
 
@@ -92,12 +92,11 @@ def _encode_targets(y_true: Any, labels: Any) -> tuple[np.ndarray, bool, np.ndar
         given = np.asarray(to_numpy(labels) if is_array(labels) else labels)
         classes = _unique_labels(given.ravel(), labels)
         if classes.shape != given.shape or not np.all(classes == given):
-            warnings.warn(
+            warn(
                 f"Labels passed were {labels}. But this function assumes labels are ordered "
                 f"lexicographically. Pass the ordered labels={classes.tolist()} and ensure "
                 "that the columns of y_prob correspond to this ordering.",
                 UserWarning,
-                stacklevel=3,
             )
         if multilabel:
             raise ValueError("The object was not fitted with multilabel input.")
@@ -162,11 +161,10 @@ def log_loss(
                 "Cannot use both `y_pred` and `y_proba`. `y_pred` is deprecated, use "
                 "`y_proba` instead."
             )
-        warnings.warn(
+        warn(
             "`y_pred` was renamed to `y_proba` in version 1.9 and will be removed in 1.11. "
             "Use `y_proba` instead.",
             FutureWarning,
-            stacklevel=2,
         )
         y_proba = y_pred
     if not _array_like(y_true):
@@ -231,10 +229,9 @@ def log_loss(
     eps = float(np.finfo(_dtype_name(p.dtype)).eps)
     row_sums = to_numpy(xp.sum(p, axis=1))
     if not np.all(np.isclose(row_sums, 1, rtol=math.sqrt(eps))):
-        warnings.warn(
+        warn(
             "The y_prob values do not sum to one. Make sure to pass probabilities.",
             UserWarning,
-            stacklevel=2,
         )
     if classes.shape[0] != p.shape[1]:
         if labels is None:

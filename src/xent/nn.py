@@ -214,7 +214,7 @@ class _TorchLoss(torch.nn.Module):
     ) -> None:
         super().__init__()
         if size_average is not None or reduce is not None:
-            reduction = legacy_reduction(size_average, reduce, stacklevel=3)
+            reduction = legacy_reduction(size_average, reduce)
         self.reduction = check_choice("reduction", reduction, self._reductions)
 
 

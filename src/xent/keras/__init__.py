@@ -16,7 +16,6 @@ here imports Keras.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -41,6 +40,7 @@ from .._checks import (
     check_label_smoothing,
     check_real,
     check_values,
+    warn,
 )
 from .._prepare import check_axis, convert, same_shape_pair
 from .._reduce import KERAS_REDUCTIONS, keras_reduce, squeeze_or_expand_to_same_rank
@@ -118,12 +118,11 @@ def _focal_options(
 
 def _warn_one_class(name: str, y_pred: Array) -> None:
     if y_pred.shape[-1] == 1:
-        warnings.warn(
+        warn(
             f"In loss {name}, expected y_pred.shape to be (batch_size, num_classes) with "
             f"num_classes > 1. Received: y_pred.shape={tuple(y_pred.shape)}. Consider using "
             "'binary_crossentropy' if you only have 2 classes.",
             SyntaxWarning,
-            stacklevel=4,
         )
 
 

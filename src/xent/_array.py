@@ -335,6 +335,16 @@ def take_1d(xp: Any, values: Array, index: Array) -> Array:
     return xp.reshape(flat, tuple(index.shape))
 
 
+def log_or_minus_inf(xp: Any, a: Array) -> Array:
+    """log(a) for a >= 0: -inf at 0, nan below 0 (and at nan), without a RuntimeWarning.
+    The values where a is not positive are constants, so autodiff gives them gradient 0
+    (not the nan of an `a * nan`)."""
+    positive = a > 0
+    logs = xp.log(xp.where(positive, a, xp.ones_like(a)))
+    undefined = xp.where(a == 0, xp.full_like(a, -math.inf), xp.full_like(a, math.nan))
+    return xp.where(positive, logs, undefined)
+
+
 def divide_or_nan(xp: Any, numerator: Array, denominator: Array | int | float) -> Array:
     """numerator / denominator, nan (without a warning) where the denominator is 0.
 

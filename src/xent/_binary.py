@@ -28,6 +28,7 @@ from ._array import (
     broadcast_shapes,
     divide_or_nan,
     divide_or_zero,
+    log_or_minus_inf,
     stop_gradient,
     sum_to_shape,
     times_or_zero,
@@ -147,11 +148,7 @@ def optax_focal_elementwise(
     top = xp.where(a >= b, a, b)
     top = stop_gradient(xp, xp.where(xp.isfinite(top), top, xp.zeros_like(top)))
     total = neg * xp.exp(a - top) + y * xp.exp(b - top)
-    positive = total > 0
-    log_m = xp.log(xp.where(positive, total, xp.ones_like(total)))
-    # constants where not positive (a `total * nan` there would make the gradient nan)
-    undefined = xp.where(total == 0, minus_inf, xp.full_like(total, math.nan))
-    log_m = top + xp.where(positive, log_m, undefined)
+    log_m = top + log_or_minus_inf(xp, total)
     loss = ce * xp.exp(times_or_zero(xp, gamma, log_m))
     if alpha is None:
         return loss
@@ -203,20 +200,12 @@ def keras_binary_focal(
     return focal
 
 
-def _log_or_nan(xp: Any, a: Array) -> Array:
-    """log(a), -inf at 0 and nan below 0 (or at nan), without a RuntimeWarning."""
-    positive = a > 0
-    logs = xp.log(xp.where(positive, a, xp.ones_like(a)))
-    not_positive = xp.where(a == 0, xp.full_like(a, -math.inf), xp.full_like(a, math.nan))
-    return xp.where(positive, logs, not_positive)
-
-
 def epsilon_log_loss(xp: Any, p: Array, y: Array, epsilon: float) -> Array:
     """TensorFlow 1's log_loss elementwise: -y log(p + eps) - (1 - y) log(1 - p + eps),
     in the arrays' dtype, unclipped (a log of a negative number is nan). A zero
     coefficient times an infinite log (only with epsilon 0) is 0, the family's rule."""
-    on = _log_or_nan(xp, p + epsilon)
-    off = _log_or_nan(xp, (1.0 - p) + epsilon)
+    on = log_or_minus_inf(xp, p + epsilon)
+    off = log_or_minus_inf(xp, (1.0 - p) + epsilon)
     return -times_or_zero(xp, y, on) - times_or_zero(xp, 1.0 - y, off)
 
 

@@ -45,6 +45,7 @@ from ._array import (
     device_of,
     divide_or_nan,
     divide_or_zero,
+    log_or_minus_inf,
     log_softmax,
     numel,
     one_hot,
@@ -385,15 +386,6 @@ def keras_kl_divergence(xp: Any, t: Array, q: Array) -> Array:
 # shape; optax's axes and broadcasts are the front end's business (xent.optax).
 
 
-def _log_or_minus_inf(xp: Any, s: Array) -> Array:
-    """log(s) for s >= 0, -inf at 0, without a RuntimeWarning (nan for s < 0 and nan);
-    the gradient is 0 where s is not positive (constants there, not `s * nan`)."""
-    positive = s > 0
-    value = xp.log(xp.where(positive, s, xp.ones_like(s)))
-    undefined = xp.where(s == 0, xp.full_like(s, -math.inf), xp.full_like(s, math.nan))
-    return xp.where(positive, value, undefined)
-
-
 def masked_log_softmax(xp: Any, x: Array, mask: Array | None) -> Array:
     """log_softmax over the classes in ``mask`` (last axis), -inf at the others (JAX's
     ``log_softmax(x, where=mask)``); a row with no class in the mask is -inf throughout.
@@ -417,7 +409,7 @@ def logsumexp(xp: Any, x: Array, mask: Array | None = None) -> Array:
     top = xp.max(x, axis=-1, keepdims=True)
     top = stop_gradient(xp, xp.where(xp.isfinite(top), top, xp.zeros_like(top)))
     total = xp.sum(xp.exp(x - top), axis=-1)
-    return _log_or_minus_inf(xp, total) + top[..., 0]
+    return log_or_minus_inf(xp, total) + top[..., 0]
 
 
 def optax_dense_targets(xp: Any, x: Array, t: Array, mask: Array | None = None) -> Array:

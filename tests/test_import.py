@@ -5,7 +5,18 @@ from __future__ import annotations
 import subprocess
 import sys
 
-FRAMEWORKS = ["torch", "jax", "optax", "keras", "dask", "tensorflow", "pyarrow", "matplotlib"]
+FRAMEWORKS = [
+    "torch",
+    "jax",
+    "optax",
+    "keras",
+    "dask",
+    "tensorflow",
+    "pyarrow",
+    "matplotlib",
+    "sklearn",
+    "scipy",
+]
 
 
 def test_import_xent_imports_no_framework():

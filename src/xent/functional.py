@@ -568,7 +568,7 @@ def kl_div(
             number of elements** (of the broadcast result) and warns, as PyTorch, that
             this is not the KL divergence; **'batchmean' divides the sum by**
             ``input.shape[0]`` (not at all for a 0-d input): the mean KL divergence of
-            the rows. An empty batch gives nan.
+            the rows. An empty input gives nan for 'mean' and 'batchmean', 0 for 'sum'.
         log_target: whether ``target`` holds log-probabilities (a bool).
 
     The result has the promoted dtype of input and target.

@@ -315,3 +315,30 @@ def test_variables_are_0d_copies(torch):
             total[...] = 0
         assert float(m.result()) == before
         assert float(m.count) == 1.0
+
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum"])
+def test_kl_divergence_gradients_match_keras(keras, torch, reduction):
+    """torch autograd through xent's KLDivergence equals autograd through Keras' (its
+    torch backend), for y_pred and y_true, the clipped entries (gradient 0) included."""
+    rng = np.random.default_rng(3)
+    y_true = rng.dirichlet(np.ones(4), size=5)
+    y_pred = rng.dirichlet(np.ones(4), size=5)
+    y_true[0, 0], y_pred[1, 1] = 0.0, 1e-9  # below the clip at 1e-7
+    weight = rng.uniform(0.5, 2.0, size=5)
+
+    def grads(loss):
+        t = torch.tensor(y_true, requires_grad=True)
+        p = torch.tensor(y_pred, requires_grad=True)
+        value = loss(t, p, sample_weight=torch.tensor(weight))
+        return [g.numpy() for g in torch.autograd.grad(value, (t, p))]
+
+    options = {"reduction": reduction, "dtype": "float64"}
+    ours = grads(xk.KLDivergence(**options))
+    theirs = grads(keras.losses.KLDivergence(**options))
+    # at a clipped y_pred, d/dt = w (1 + log(t / q)) with Keras' q = 1e-7 rounded to
+    # float32 on its torch backend (1e-8 relative); and Keras' torch backend divides a
+    # float64 sum by the batch size in float32 (README: xent keeps float64)
+    rtol = 1e-8 if reduction == "sum" else 2 * float(np.finfo(np.float32).eps)
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-12)

@@ -209,8 +209,9 @@ def _scale(
     if class_axis is None:
         grad[...] = 0
         return grad
-    (target,) = target
-    return np.where(target != ignore_index, grad.dtype.type(math.nan), grad.dtype.type(0))
+    (target,) = target  # with a length-1 class axis: broadcast along the classes
+    grad[...] = np.where(target != ignore_index, math.nan, 0.0)
+    return grad
 
 
 def _leaf(tmp: Any, item: int, chunks: tuple[tuple[int, ...], ...], key: Any, meta: Any) -> Any:

@@ -132,3 +132,19 @@ def test_bench_kernel_compute():
     assert out.startswith("# BCE with logits, float32"), out
     timed = re.findall(r"^(\w+)\s+median\s+[\d,]+ M elem/s\s+best\s+[\d,]+ M elem/s$", out, re.M)
     assert timed == list(ext.supported_isas()), out  # one line per instruction set, best first
+
+
+def test_bench_dask():
+    extension()  # it compares the kernels with the reference on Dask
+    if not installed("dask"):
+        pytest.skip("the script runs xent on Dask arrays (dask not installed)")
+    args = ["--sizes", "8", "--chunk-exp", "5", "--classes", "4", "--rounds", "1"]
+    out = run_script("bench_dask.py", *args, "--batch-time", "0.001")
+    assert "scheduler: threads" in out.splitlines()[0], out
+    providers = ["xent dask", "xent dask reference", "xent numpy"]
+    for title in ("binary_cross_entropy_with_logits on Dask", "cross_entropy on Dask"):
+        part = out[out.index(f"# {title}") :]
+        part = part[: part.index("other processes used") + 60]
+        heads = table_heads(part, markdown=False)
+        assert len(heads) == 4 and all(p in h for h in heads for p in providers), out
+    assert "| 64x4 |" in out or re.search(r"^\s*64x4\s", out, re.M), out

@@ -8,14 +8,16 @@ are the two arrays, which options the kernel takes, and when it applies at all.
 At each call, when the arrays are NumPy arrays or CPU torch tensors (viewed
 zero-copy as NumPy arrays, autograd included) and ``XENT_DISABLE_KERNELS`` is not
 set, the record's ``run`` computes the loss and gradient in one fused C pass and
-returns a :class:`Result`; when it cannot take the arguments (a dtype, a layout,
+returns a :class:`Result` (for Dask arrays of NumPy chunks, a lazy graph of one
+such pass per chunk); when it cannot take the arguments (a dtype, a layout,
 a broadcast it does not handle) it returns ``DECLINED`` and the reference runs.
 The reference stays reachable as ``fn.reference`` and is the oracle of the
 kernel tests.
 
 Adding a kernel for a family function is one row here (and the C side:
 docs/kernels.md, "Adding a loss"). ``_backends.BACKENDS`` maps an array
-namespace to the conversions to and from NumPy (and, for torch, to autograd).
+namespace to the conversions to and from NumPy (and, for torch, to autograd; for
+Dask, to a graph of kernel calls on its chunks).
 """
 
 from __future__ import annotations
@@ -59,12 +61,20 @@ class Kernel:
     whose values the kernel requires (others run the reference) and which are not
     passed to ``run``. Every name must be a parameter of the family function: the
     decorator checks it at import.
+
+    ``layout`` says how a chunked array (Dask) is cut into kernel calls:
+    ``"elementwise"``, the second array has the first's shape and array options
+    broadcast to it along trailing axes (each chunk with the matching chunks of
+    the others); ``"classes"``, the first array has its classes on the
+    ``class_axis`` option, the second its shape without that axis, and array
+    options are per class (whole in every chunk).
     """
 
     arrays: tuple[str, str]
     options: tuple[str, ...]
     run: Callable[..., Result | Declined]
     only_when: Mapping[str, Any] = field(default_factory=dict)
+    layout: str = "elementwise"
 
 
 KERNELS: dict[str, Kernel] = {
@@ -90,6 +100,7 @@ KERNELS: dict[str, Kernel] = {
         options=("class_axis", "weight", "ignore_index", "label_smoothing", "reduction"),
         run=_ops.softmax_cross_entropy,
         only_when={"log_input": False},
+        layout="classes",
     ),
 }
 
@@ -124,7 +135,7 @@ def _run_kernel(
         return DECLINED
     first = kernel.arrays[0]
     if not backend.watched(arguments[first]):
-        return _compute(kernel, backend, arguments, arguments["need_grad"])
+        return backend.run(kernel, reference, arguments, arguments["need_grad"])
     # autograd watches the input: the kernel's gradient becomes its backward, unless
     # a gradient is asked for too (value_and_grad then returns the reference's, which
     # has a history) or another argument needs one (a weight or target, say)
@@ -133,26 +144,11 @@ def _run_kernel(
     ):
         return DECLINED
     return backend.with_autograd(
-        lambda x: _compute(kernel, backend, {**arguments, first: x}, True),
+        lambda x: backend.run(kernel, reference, {**arguments, first: x}, True),
         reference,
         arguments,
         first,
     )
-
-
-def _compute(
-    kernel: Kernel, backend: Any, arguments: dict[str, Any], need_grad: bool
-) -> Result | Declined:
-    converted = backend.arguments_to_numpy(
-        {name: arguments[name] for name in (*kernel.arrays, *kernel.options)}
-    )
-    if converted is DECLINED:
-        return DECLINED
-    first, second = (converted.pop(name) for name in kernel.arrays)
-    result = kernel.run(first, second, **converted, need_grad=need_grad)
-    if result is DECLINED:
-        return DECLINED
-    return Result(backend.from_numpy(result.loss), backend.from_numpy(result.grad))
 
 
 def accelerated(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -7,6 +7,8 @@ requires a gradient, the kernel computes loss and gradient in its one pass, the
 loss is handed to autograd through :class:`KernelLoss`, and ``backward`` returns
 the saved gradient. Double backward (``create_graph=True``) differentiates the
 array-API reference instead, so every order of derivative is the reference's.
+The Dask bridge converts nothing: it builds a lazy graph of one kernel call per
+chunk (``_dask``).
 """
 
 from __future__ import annotations
@@ -47,6 +49,32 @@ class Bridge:
                 return DECLINED
             converted[name] = value
         return converted
+
+    @classmethod
+    def run(
+        cls,
+        kernel: Any,
+        reference: Callable[..., Any],
+        arguments: dict[str, Any],
+        need_grad: bool,
+    ) -> Result | Declined:
+        """The kernel's Result in this library's array type, or DECLINED (the reference
+        then runs): the record's arrays and options converted to NumPy, ``kernel.run``,
+        and its loss and gradient converted back."""
+        converted = cls.arguments_to_numpy(
+            {name: arguments[name] for name in (*kernel.arrays, *kernel.options)}
+        )
+        if converted is DECLINED:
+            return DECLINED
+        first, second = (converted.pop(name) for name in kernel.arrays)
+        result = kernel.run(first, second, **converted, need_grad=need_grad)
+        if result is DECLINED:
+            return DECLINED
+        return Result(cls.from_numpy(result.loss), cls.from_numpy(result.grad))
+
+    @staticmethod
+    def from_numpy(value: Any) -> Any:
+        raise NotImplementedError
 
 
 class NumPyBridge(Bridge):
@@ -195,8 +223,25 @@ def _kernel_loss() -> Any:
     return KernelLoss
 
 
+class DaskBridge(Bridge):
+    """Dask arrays of NumPy chunks: a lazy graph of one kernel call per chunk."""
+
+    @classmethod
+    def run(
+        cls,
+        kernel: Any,
+        reference: Callable[..., Any],
+        arguments: dict[str, Any],
+        need_grad: bool,
+    ) -> Result | Declined:
+        from . import _dask
+
+        return _dask.run(kernel, reference, arguments, need_grad)
+
+
 BACKENDS: dict[str, Any] = {
     "numpy": NumPyBridge,
     "array_api_compat.numpy": NumPyBridge,
     "array_api_compat.torch": TorchBridge,
+    "array_api_compat.dask.array": DaskBridge,
 }

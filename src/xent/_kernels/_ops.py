@@ -42,6 +42,11 @@ class Declined:
 
 DECLINED = Declined()
 
+# The reduction of one chunk of a larger array (the Dask bridge's): the loss comes back
+# as (float64 sum, float64 'mean' denominator), unrounded, and the gradient is that of
+# the sum; the caller adds the chunks' pairs and divides once.
+PARTIAL = "partial"
+
 # A periodic operand shorter than this (weight of shape (C,) with a small C) is
 # tiled so that the kernel walks long contiguous runs.
 MIN_PERIOD = 4096
@@ -114,6 +119,8 @@ def _periodic(operand: np.ndarray, shape: tuple[int, ...], n: int) -> tuple[np.n
 def _reduced(dtype: np.dtype, reduction: str, loss: Any, total: float, denominator: float) -> Any:
     if reduction == "none":
         return loss
+    if reduction == PARTIAL:
+        return float(total), float(denominator)
     if reduction == "sum":
         return dtype.type(total)
     return dtype.type(total / denominator if denominator else math.nan)
@@ -138,7 +145,9 @@ def binary(
     'mean' divides by the number of elements, or of non-ignored elements with
     `ignore_index` (nan when there are none); the gradient is that of the
     returned loss (of its sum for 'none'). alpha and gamma (torchvision's
-    defaults) are used by the focal loss only.
+    defaults) are used by the focal loss only. ``reduction=PARTIAL`` returns
+    (float64 sum, that denominator) and the gradient of the sum (one chunk of a
+    Dask array).
     """
     ext = _float_pair(x, y)
     if ext is None:
@@ -269,7 +278,8 @@ def softmax_cross_entropy(
 
     and 0 where target == ignore_index. 'mean' divides the sum by
     sum of w_t over the non-ignored targets (their number without weight; nan
-    when there are none), 'sum' sums, 'none' returns one loss per target. The
+    when there are none), 'sum' sums, 'none' returns one loss per target, and
+    ``PARTIAL`` the float64 pair (sum, that denominator) with the gradient of the sum. The
     gradient (with `need_grad`) is d(loss)/d(input) in the input's layout (of the
     sum for 'none'); it is 0 on ignored rows, and nan on the others when the 'mean'
     denominator is 0 (as PyTorch's).

@@ -172,6 +172,24 @@ def _smoothing(label_smoothing: Any) -> float:
     return value if value > 0 else 0.0
 
 
+def _logits_and_labels(
+    logits: Any, labels: Any, labels_name: str, weights: Any, reduction: str
+) -> tuple[Any, Array, Array]:
+    """(xp, logits, labels) of the logits losses: both given and the reduction known
+    (else ValueError, as TensorFlow), converted (lists as float32) to one namespace,
+    the weights' included."""
+    _not_none(labels, labels_name)
+    _not_none(logits, "logits")
+    Reduction.validate(reduction)
+    return convert(
+        logits,
+        labels,
+        names=("logits", labels_name),
+        lists_as_float32=True,
+        xp=namespace(logits, labels, weights),
+    )
+
+
 # --------------------------------------------------------------------------- the losses
 
 
@@ -206,15 +224,8 @@ def sigmoid_cross_entropy(
     >>> print(sigmoid_cross_entropy(labels, logits, weights=np.array([[1.0], [0.0]])))
     0.1269
     """
-    _not_none(multi_class_labels, "multi_class_labels")
-    _not_none(logits, "logits")
-    Reduction.validate(reduction)
-    xp, x, z = convert(
-        logits,
-        multi_class_labels,
-        names=("logits", "multi_class_labels"),
-        lists_as_float32=True,
-        xp=namespace(logits, multi_class_labels, weights),
+    xp, x, z = _logits_and_labels(
+        logits, multi_class_labels, "multi_class_labels", weights, reduction
     )
     _compatible(x, z)
     z = xp.astype(z, x.dtype, copy=False)
@@ -260,16 +271,7 @@ def softmax_cross_entropy(
     ...                             reduction=Reduction.MEAN))  # (0.3133 + 3 * 1.5486) / 4
     1.2398
     """
-    _not_none(onehot_labels, "onehot_labels")
-    _not_none(logits, "logits")
-    Reduction.validate(reduction)
-    xp, x, t = convert(
-        logits,
-        onehot_labels,
-        names=("logits", "onehot_labels"),
-        lists_as_float32=True,
-        xp=namespace(logits, onehot_labels, weights),
-    )
+    xp, x, t = _logits_and_labels(logits, onehot_labels, "onehot_labels", weights, reduction)
     _compatible(x, t)
     if x.ndim == 0:
         raise ValueError(
@@ -318,16 +320,7 @@ def sparse_softmax_cross_entropy(
     ...                                    weights=np.array([[2.0], [0.0]])))  # 2 * 1.3133 / 1
     2.6265
     """
-    _not_none(labels, "labels")
-    _not_none(logits, "logits")
-    Reduction.validate(reduction)
-    xp, x, y = convert(
-        logits,
-        labels,
-        names=("logits", "labels"),
-        lists_as_float32=True,
-        xp=namespace(logits, labels, weights),
-    )
+    xp, x, y = _logits_and_labels(logits, labels, "labels", weights, reduction)
     rank_diff = x.ndim - y.ndim
     if rank_diff == 2 and x.shape[-1] == 1:
         x = _squeeze_last(xp, x)

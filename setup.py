@@ -3,9 +3,10 @@
 The kernels are compiled once per instruction set and dtype: the rows of
 src/xent/_kernels/csrc/xent_isas.h (read here with a regular expression) name
 each instruction set, the architecture it needs and its target features, and
-isa_kernels.c is compiled for every row of this machine's architecture, with
--DXENT_ISA_NAME=<name> -DXENT_ISA_<name>=1 -DXENT_F64=<0|1> and -m<feature> for
-each feature (never -march=native). The instruction set is chosen at import from
+isa_kernels.c is compiled for every row of this machine's architecture and every
+storage dtype (float32, float64, bfloat16, float16; the halves compute in float32), with
+-DXENT_ISA_NAME=<name> -DXENT_ISA_<name>=1 -DXENT_F64=<0|1> -DXENT_HALF=<0|1|2> and
+-m<feature> for each feature (never -march=native). The instruction set is chosen at import from
 the CPU that runs xent. The extension is optional: without a compiler
 `pip install .` still succeeds and xent runs its array-API reference path.
 tools/asan_check.py builds the same objects from build_plan().
@@ -39,31 +40,38 @@ ARCHES = {"ANY": None, "X86_64": {"x86_64", "amd64"}}
 UNIX_FLAGS = ["-O3", "-g0", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-pthread"]
 
 
+# the storage dtypes of the kernels: (XENT_F64, XENT_HALF); halves compute in float32
+DTYPES = {"f32": ("0", "0"), "f64": ("1", "0"), "bf16": ("0", "1"), "f16": ("0", "2")}
+
+
 @dataclass(frozen=True)
 class Variant:
-    """One compilation of ISA_SOURCE: an instruction set (a table row) and a dtype."""
+    """One compilation of ISA_SOURCE: an instruction set (a table row) and a storage
+    dtype (a key of DTYPES)."""
 
     isa: str
-    f64: bool
+    dtype: str
     flags: tuple[str, ...]  # -m<feature> for each target feature of the row
 
     @property
     def name(self) -> str:  # also the folder of its object file
-        return f"isa_{self.isa}_f{64 if self.f64 else 32}"
+        return f"isa_{self.isa}_{self.dtype}"
 
     @property
     def macros(self) -> list[tuple[str, str]]:
+        f64, half = DTYPES[self.dtype]
         return [
             ("XENT_ISA_NAME", self.isa),
             (f"XENT_ISA_{self.isa}", "1"),
-            ("XENT_F64", "1" if self.f64 else "0"),
+            ("XENT_F64", f64),
+            ("XENT_HALF", half),
         ]
 
 
 def build_plan(csrc: Path = CSRC, machine: str | None = None, unix: bool = True) -> list[Variant]:
     """The variants to build on this machine: every row of the ISA table whose
     architecture is the machine's, and that needs no target flags unless the
-    compiler takes GCC-style ones (unix), times float32 and float64."""
+    compiler takes GCC-style ones (unix), times the storage dtypes (DTYPES)."""
     machine = (machine or platform.machine()).lower()
     rows = ISA_ROW.findall((csrc / ISA_TABLE).read_text())
     if not rows:
@@ -76,7 +84,7 @@ def build_plan(csrc: Path = CSRC, machine: str | None = None, unix: bool = True)
         flags = tuple(f"-m{feature.strip()}" for feature in target.split(",") if feature.strip())
         if flags and not unix:
             continue
-        plan += [Variant(isa, f64, flags) for f64 in (False, True)]
+        plan += [Variant(isa, dtype, flags) for dtype in DTYPES]
     return plan
 
 

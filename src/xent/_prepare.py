@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from . import _kernels
 from ._array import (
     Array,
     as_array,
@@ -119,6 +120,8 @@ class Prepared:
         array = as_array(self.xp, value, like=self.x)
         check_real(self.xp, array, name)
         check(array)
+        if array.dtype == self.x.dtype:  # x's dtype: the compute dtype, or a half kept
+            return array
         return self.xp.astype(array, self.compute_dtype, copy=False)
 
     def result(self, loss: Array, grad: Array | None) -> tuple[Array, Array | None]:
@@ -155,6 +158,10 @@ def prepare_binary(input: Any, target: Any, shape_message: str, *others: Any) ->
     check_same_shape(input, target, shape_message)
     out_dtype = result_float_dtype(xp, input.dtype, target.dtype)
     ct = compute_dtype(xp, out_dtype)
+    if target.dtype == input.dtype and _kernels.takes_halves(xp, input):
+        # a half input and target go to the kernels as they are (the reference, if
+        # the kernel declines, gets float32 copies); so do weights of their dtype
+        return Binary(xp, input, input.dtype, out_dtype, ct, y=target)
     # copy=False: no copy of arrays already in the compute dtype (none is written to)
     x, y = xp.astype(input, ct, copy=False), xp.astype(target, ct, copy=False)
     return Binary(xp, x, input.dtype, out_dtype, ct, y=y)
@@ -332,7 +339,9 @@ def prepare_categorical(
             f"(classes on axis {class_axis}); pass {expected}"
         )
     ct = compute_dtype(xp, out_dtype)
-    x = xp.astype(input, ct, copy=False)
+    # half logits with index targets go to the kernel as they are (see prepare_binary)
+    keep = is_index and _kernels.takes_halves(xp, input)
+    x = input if keep else xp.astype(input, ct, copy=False)
     if not is_index:
         target = xp.astype(target, ct, copy=False)
     return Categorical(

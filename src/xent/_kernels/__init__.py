@@ -47,6 +47,7 @@ __all__ = [
     "isa",
     "set_num_threads",
     "softmax_cross_entropy",
+    "takes_halves",
 ]
 
 
@@ -124,6 +125,42 @@ def binary_totals(
     return _ops.binary_totals(op, x, y, **options)
 
 
+# the namespaces whose half-precision arrays the kernels read as they are (torch: CPU)
+_HALF_NAMESPACES = ("numpy", "array_api_compat.numpy", "array_api_compat.torch")
+_HALF_NAMES = frozenset({"float16", "bfloat16", "torch.float16", "torch.bfloat16"})
+
+
+def _is_half(value: Any) -> bool:
+    return str(getattr(value, "dtype", "")) in _HALF_NAMES
+
+
+def takes_halves(xp: Any, array: Any) -> bool:
+    """Whether a float16 / bfloat16 `array` should reach the family functions in its own
+    dtype (the kernels read and write it as it is) rather than as a float32 copy: the
+    kernels are on and the array is NumPy's or a CPU torch tensor. If the kernel then
+    declines, ``accelerated`` hands the reference float32 copies (``_widened``)."""
+    if not _is_half(array) or _state.extension() is None:
+        return False
+    if getattr(xp, "__name__", "") not in _HALF_NAMESPACES:
+        return False
+    device = getattr(array, "device", "cpu")
+    return getattr(device, "type", device) == "cpu"
+
+
+def _widened(reference: Callable[..., Any]) -> Callable[..., Any]:
+    """The reference on float32 copies of the half-precision arrays it is given (the
+    family math computes halves in float32); what ``takes_halves`` let through."""
+
+    @functools.wraps(reference)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        xp = args[0] if args else kwargs["xp"]
+        args = tuple(xp.astype(a, xp.float32) if _is_half(a) else a for a in args)
+        kwargs = {k: xp.astype(v, xp.float32) if _is_half(v) else v for k, v in kwargs.items()}
+        return reference(*args, **kwargs)
+
+    return run
+
+
 def _run_kernel(
     kernel: Kernel, reference: Callable[..., Any], arguments: dict[str, Any]
 ) -> Result | Declined:
@@ -180,12 +217,15 @@ def accelerated(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
                 arguments = dict(bound.arguments)
             return arguments
 
+        widened = _widened(reference)
+
         @functools.wraps(reference)
         def dispatch(*args: Any, **kwargs: Any) -> Any:
             if _state.extension() is not None:
-                result = _run_kernel(KERNELS[name], reference, arguments_of(args, kwargs))
+                result = _run_kernel(KERNELS[name], widened, arguments_of(args, kwargs))
                 if result is not DECLINED:
                     return result
+                return widened(*args, **kwargs)  # halves (takes_halves) as float32
             return reference(*args, **kwargs)
 
         dispatch.reference = reference  # type: ignore[attr-defined]

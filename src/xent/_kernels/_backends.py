@@ -17,7 +17,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from ._ops import DECLINED, Declined, Result
+from ._ops import BFLOAT16, DECLINED, Declined, Result
 
 
 class Bridge:
@@ -128,14 +128,18 @@ class TorchBridge(Bridge):
         try:
             return value.numpy()
         except (TypeError, RuntimeError):  # dtypes NumPy has not (bfloat16), torch.func
-            return DECLINED
+            return _bfloat16_to_numpy(value)
 
     @staticmethod
     def from_numpy(value: Any) -> Any:
         import numpy as np
         import torch
 
-        return None if value is None else torch.from_numpy(np.asarray(value))
+        if value is None:
+            return None
+        if getattr(value, "dtype", None) == BFLOAT16:
+            return torch.from_numpy(value.view(np.int16)).view(torch.bfloat16)
+        return torch.from_numpy(np.asarray(value))
 
     @staticmethod
     def with_autograd(
@@ -157,6 +161,19 @@ class TorchBridge(Bridge):
             return DECLINED
         saved = _Saved(kernel, reference, arguments, name, *result)
         return Result(_kernel_loss().apply(x, saved), None)
+
+
+def _bfloat16_to_numpy(value: Any) -> Any:
+    """A bfloat16 tensor as the NumPy array of its bits under ``_ops.BFLOAT16`` (no
+    copy), which the kernels read as bfloat16; DECLINED for anything else."""
+    import torch
+
+    if value.dtype != torch.bfloat16:
+        return DECLINED
+    try:
+        return value.view(torch.int16).numpy().view(BFLOAT16)
+    except (TypeError, RuntimeError, ValueError):  # torch.func's tensors
+        return DECLINED
 
 
 class _Saved:

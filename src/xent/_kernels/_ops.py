@@ -53,6 +53,14 @@ MIN_PERIOD = 4096
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
+# NumPy has no bfloat16: a bfloat16 array (a torch tensor's memory, from the torch
+# bridge) is its 16-bit patterns under this one-field dtype, which no other array has.
+BFLOAT16 = np.dtype([("bfloat16", np.uint16)])
+# the half dtypes the kernels read and write as they are (computed in float32), and
+# the extension's code for each (its `half` argument)
+HALVES = {BFLOAT16: 1, np.dtype(np.float16): 2}
+KERNEL_DTYPES = (*FLOATS, *HALVES)
+
 
 PAGE = 4096
 
@@ -83,6 +91,37 @@ def _supported_float(a: Any, dtype: np.dtype) -> bool:
     return isinstance(a, np.ndarray) and a.dtype == dtype and a.dtype.isnative
 
 
+def _half_code(dtype: np.dtype) -> int:
+    """The extension's storage code: 0 for float32/float64, 1 bfloat16, 2 float16."""
+    return HALVES.get(dtype, 0)
+
+
+def _raw(a: np.ndarray | None) -> np.ndarray | None:
+    """What the extension reads: a bfloat16 array as its uint16 bits (the buffer
+    protocol has no format for it), the rest as they are."""
+    return a.view(np.uint16) if a is not None and a.dtype == BFLOAT16 else a
+
+
+def bfloat16_bits(value: float) -> int:
+    """The bfloat16 nearest to `value` (ties to even), as its 16 bits: rounded once,
+    through float32 rounded to odd."""
+    with np.errstate(over="ignore"):
+        f = np.float32(value)
+    bits = int(f.view(np.uint32))
+    if np.isnan(f):
+        return (bits >> 16) | 0x40
+    if np.isfinite(f) and float(f) != value:  # round to odd: toward zero, last bit set
+        bits = (bits - 1 if abs(float(f)) > abs(value) else bits) | 1
+    return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) & 0xFFFF
+
+
+def _float_values(a: np.ndarray) -> np.ndarray:
+    """A small array's values as floats (bfloat16 widened to float32)."""
+    if a.dtype != BFLOAT16:
+        return a
+    return (a.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
 def _binary_op(ext: Any, op: str) -> int:
     """The extension's number for a binary loss (its table: csrc/xent_ops.h)."""
     return ext.BINARY_OPS[op]
@@ -90,9 +129,10 @@ def _binary_op(ext: Any, op: str) -> int:
 
 def _float_pair(x: Any, y: Any) -> Any:
     """The extension, when it is there and x and y are NumPy arrays of one float dtype
-    it takes (float32, float64, native byte order) and of one shape; else None."""
+    it takes (float32, float64, native byte order; bfloat16 and float16, read as they
+    are) and of one shape; else None."""
     ext = _state.extension()
-    if ext is None or not isinstance(x, np.ndarray) or x.dtype not in FLOATS:
+    if ext is None or not isinstance(x, np.ndarray) or x.dtype not in KERNEL_DTYPES:
         return None
     ok = _supported_float(x, x.dtype) and _supported_float(y, x.dtype) and y.shape == x.shape
     return ext if ok else None
@@ -117,13 +157,16 @@ def _periodic(operand: np.ndarray, shape: tuple[int, ...], n: int) -> tuple[np.n
 
 
 def _reduced(dtype: np.dtype, reduction: str, loss: Any, total: float, denominator: float) -> Any:
+    """The loss as the caller gets it: rounded once from the float64 sum (or mean) to
+    the dtype (a 0-d array for bfloat16, a NumPy scalar otherwise)."""
     if reduction == "none":
         return loss
     if reduction == PARTIAL:
         return float(total), float(denominator)
-    if reduction == "sum":
-        return dtype.type(total)
-    return dtype.type(total / denominator if denominator else math.nan)
+    value = total if reduction == "sum" else total / denominator if denominator else math.nan
+    if dtype == BFLOAT16:
+        return np.array(bfloat16_bits(value), np.uint16).view(BFLOAT16)
+    return dtype.type(value)
 
 
 def binary(
@@ -171,14 +214,14 @@ def binary(
     grad = _empty(ext, shape, dtype, x) if need_grad else None
     total, count = ext.binary(
         _binary_op(ext, op),
-        x,
-        y,
-        w,
+        _raw(x),
+        _raw(y),
+        _raw(w),
         w_period,
-        pw,
+        _raw(pw),
         pw_period,
-        loss,
-        grad,
+        _raw(loss),
+        _raw(grad),
         ignore_index is not None,
         0.0 if ignore_index is None else float(ignore_index),
         float(label_smoothing),
@@ -186,6 +229,7 @@ def binary(
         float(gamma),
         reduction == "mean",
         _state.get_num_threads(),
+        _half_code(dtype),
     )
     return Result(_reduced(dtype, reduction, loss, total, count), grad)
 
@@ -228,7 +272,7 @@ def binary_totals(
     do not take (the caller then computes the sums with the reference).
     """
     ext = _float_pair(x, y)
-    if ext is None:
+    if ext is None or x.dtype not in FLOATS:  # no evaluation kernels for the halves
         return DECLINED
     dtype = x.dtype
     if weight is not None and (not _supported_float(weight, dtype) or weight.shape != x.shape):
@@ -268,7 +312,8 @@ def softmax_cross_entropy(
     r"""Softmax cross-entropy with class-index targets, as ``torch.nn.functional.cross_entropy``,
     in one pass over the logits (loss and, with `need_grad`, its gradient).
 
-    input: logits, float32 or float64, classes on ``class_axis`` (PyTorch's axis 1
+    input: logits, float32 or float64 (or bfloat16 / float16, read and written as they
+    are, computed in float32), classes on ``class_axis`` (PyTorch's axis 1
     by default; 0 for a 1-D input): (C,), (N, C) or (N, C, d1, ..., dK), or any
     layout, such as Keras' and tf.nn's classes last. target: integer class indices
     of the input's shape without the class axis. weight: (C,) or None. With ls =
@@ -295,13 +340,13 @@ def softmax_cross_entropy(
     """
     ext = _state.extension()
     dtype = input.dtype
-    if ext is None or dtype not in FLOATS or not _supported_float(input, dtype):
+    if ext is None or dtype not in KERNEL_DTYPES or not _supported_float(input, dtype):
         return DECLINED
     if not isinstance(target, np.ndarray) or target.dtype.kind not in "iu":
         return DECLINED
     if weight is not None and (not _supported_float(weight, dtype) or weight.ndim != 1):
         return DECLINED
-    if weight is not None and not np.isfinite(weight).all():
+    if weight is not None and not np.isfinite(_float_values(weight)).all():
         # the kernel's one pass sums w_c (x_c - max) and W lse apart: an infinite
         # weight gives inf - inf there, where the reference's w_c log p_c is inf
         return DECLINED
@@ -328,11 +373,11 @@ def softmax_cross_entropy(
     loss = _empty(ext, target_shape, dtype, blocks) if reduction == "none" else None
     grad = _empty(ext, blocks.shape, dtype, blocks) if need_grad else None
     total, denominator = ext.softmax(
-        blocks,
+        _raw(blocks),
         target,
-        weight,
-        loss,
-        grad,
+        _raw(weight),
+        _raw(loss),
+        _raw(grad),
         n,
         c,
         s,
@@ -340,6 +385,7 @@ def softmax_cross_entropy(
         float(label_smoothing),
         reduction == "mean",
         _state.get_num_threads(),
+        _half_code(dtype),
     )
     if grad is not None and restore == "rows":
         grad = grad.reshape(shape)

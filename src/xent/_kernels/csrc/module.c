@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #endif
 
+#include "xent_half.h"
 #include "xent_kernels.h"
 #include "xent_pool.h"
 
@@ -29,9 +30,11 @@ XENT_ISAS(XENT_ISA_CHECK)
 
 #define XENT_ISA_ROW(name, arch, target, check)                                                \
     XENT_IF_##arch({#name, cpu_supports_##name, XENT_ISA_SYMBOL(binary, name, f32),            \
-                    XENT_ISA_SYMBOL(binary, name, f64), XENT_ISA_SYMBOL(eval, name, f32),       \
+                    XENT_ISA_SYMBOL(binary, name, f64), XENT_ISA_SYMBOL(binary, name, bf16),    \
+                    XENT_ISA_SYMBOL(binary, name, f16), XENT_ISA_SYMBOL(eval, name, f32),       \
                     XENT_ISA_SYMBOL(eval, name, f64), XENT_ISA_SYMBOL(softmax, name, f32),      \
-                    XENT_ISA_SYMBOL(softmax, name, f64)}, )
+                    XENT_ISA_SYMBOL(softmax, name, f64), XENT_ISA_SYMBOL(softmax, name, bf16),  \
+                    XENT_ISA_SYMBOL(softmax, name, f16)}, )
 static const xent_isa_table isas[] = {XENT_ISAS(XENT_ISA_ROW)};
 #undef XENT_ISA_ROW
 #define XENT_NISAS (sizeof isas / sizeof *isas)
@@ -67,8 +70,9 @@ static void release(buffer *b) {
 }
 
 /* A C-contiguous buffer whose items are floats (kind 'f') or signed integers
- * (kind 'i') of 4 or 8 bytes; None gives an empty buffer when allowed. Returns
- * the item size, 0 for None, -1 with an exception set. */
+ * (kind 'i') of 4 or 8 bytes, or (kind 'h') 16-bit halves (NumPy's float16 'e', or
+ * bfloat16 / float16 bits as 'H' or 'h'); None gives an empty buffer when allowed.
+ * Returns the item size, 0 for None, -1 with an exception set. */
 static int get_buffer(PyObject *obj, const char *name, char kind, int writable, int allow_none,
                       buffer *b) {
     b->held = 0;
@@ -83,7 +87,8 @@ static int get_buffer(PyObject *obj, const char *name, char kind, int writable, 
     const char *f = b->view.format ? b->view.format : "B";
     if (*f == '@' || *f == '=' || *f == '<') f++;
     int ok = f[1] == '\0' && (b->view.itemsize == 4 || b->view.itemsize == 8);
-    if (kind == 'f') ok = ok && ((f[0] == 'f' && b->view.itemsize == 4) ||
+    if (kind == 'h') ok = f[1] == '\0' && b->view.itemsize == 2 && strchr("eHh", f[0]) != NULL;
+    else if (kind == 'f') ok = ok && ((f[0] == 'f' && b->view.itemsize == 4) ||
                                  (f[0] == 'd' && b->view.itemsize == 8));
     else ok = ok && strchr("ilq", f[0]) != NULL;
     if (!ok) {
@@ -155,6 +160,7 @@ typedef struct {
     xent_binary_block_fn fn;
     xent_partial *partials;
     int f64;
+    int half; /* XENT_STORE_* */
 } binary_job;
 
 /* The buffers after x all hold x's item size (those passed at all). */
@@ -202,7 +208,14 @@ static void count_task(void *ctx, int64_t b) {
     binary_job *job = (binary_job *)ctx;
     const xent_binary_args *a = &job->args;
     int64_t i = b * a->block, end = i + a->block < a->n ? i + a->block : a->n, c = 0;
-    if (job->f64) {
+    if (job->half) {
+        const uint16_t *y = (const uint16_t *)a->y;
+        const float ig = (float)a->ignore;
+        if (job->half == XENT_STORE_BF16)
+            for (; i < end; i++) c += !(xent_bf16_to_f32(y[i]) == ig);
+        else
+            for (; i < end; i++) c += !(xent_f16_to_f32(y[i]) == ig);
+    } else if (job->f64) {
         const double *y = (const double *)a->y, ig = a->ignore;
         for (; i < end; i++) c += !(y[i] == ig);
     } else {
@@ -215,24 +228,27 @@ static void count_task(void *ctx, int64_t b) {
 
 static PyObject *py_binary(PyObject *self, PyObject *args) {
     (void)self;
-    int op, has_ignore, mean, nthreads;
+    int op, has_ignore, mean, nthreads, half = XENT_STORE_FLOAT;
     PyObject *ox, *oy, *ow, *opw, *oloss, *ograd;
     Py_ssize_t w_period, pw_period;
     double ignore, ls, alpha, gamma;
-    if (!PyArg_ParseTuple(args, "iOOOnOnOOpddddpi", &op, &ox, &oy, &ow, &w_period, &opw,
+    if (!PyArg_ParseTuple(args, "iOOOnOnOOpddddpi|i", &op, &ox, &oy, &ow, &w_period, &opw,
                           &pw_period, &oloss, &ograd, &has_ignore, &ignore, &ls, &alpha, &gamma,
-                          &mean, &nthreads))
+                          &mean, &nthreads, &half))
         return NULL;
     if (op < 0 || op >= XENT_OP_COUNT)
         return PyErr_Format(PyExc_ValueError, "unknown binary kernel %d", op);
+    if (half < XENT_STORE_FLOAT || half > XENT_STORE_F16)
+        return PyErr_Format(PyExc_ValueError, "unknown storage dtype %d", half);
+    const char kind = half ? 'h' : 'f';
     buffer bx, by, bw, bpw, bl, bg;
     bx.held = by.held = bw.held = bpw.held = bl.held = bg.held = 0;
     PyObject *result = NULL;
-    int size = get_buffer(ox, "x", 'f', 0, 0, &bx);
-    if (size < 0 || get_buffer(oy, "y", 'f', 0, 0, &by) < 0 ||
-        get_buffer(ow, "weight", 'f', 0, 1, &bw) < 0 ||
-        get_buffer(opw, "pos_weight", 'f', 0, 1, &bpw) < 0 ||
-        get_buffer(oloss, "loss", 'f', 1, 1, &bl) < 0 || get_buffer(ograd, "grad", 'f', 1, 1, &bg) < 0)
+    int size = get_buffer(ox, "x", kind, 0, 0, &bx);
+    if (size < 0 || get_buffer(oy, "y", kind, 0, 0, &by) < 0 ||
+        get_buffer(ow, "weight", kind, 0, 1, &bw) < 0 ||
+        get_buffer(opw, "pos_weight", kind, 0, 1, &bpw) < 0 ||
+        get_buffer(oloss, "loss", kind, 1, 1, &bl) < 0 || get_buffer(ograd, "grad", kind, 1, 1, &bg) < 0)
         goto done;
     int64_t n = items_of(&bx);
     const buffer *all[] = {&by, &bw, &bpw, &bl, &bg};
@@ -250,7 +266,11 @@ static PyObject *py_binary(PyObject *self, PyObject *args) {
     a->grad = bg.held ? bg.view.buf : NULL;
     a->has_ignore = has_ignore;
     a->ignore = ignore;
-    job.fn = job.f64 ? isa_current->binary_f64 : isa_current->binary_f32;
+    job.half = half;
+    job.fn = half == XENT_STORE_BF16  ? isa_current->binary_bf16
+             : half == XENT_STORE_F16 ? isa_current->binary_f16
+             : job.f64                ? isa_current->binary_f64
+                                      : isa_current->binary_f32;
     int64_t nblocks;
     job.partials = new_partials(n, a->block, 1, &nblocks);
     if (!job.partials) goto done;
@@ -357,22 +377,32 @@ static void softmax_task(void *ctx, int64_t b) {
     job->fn(&job->args, b, &job->partials[b]);
 }
 
+/* w[i] of a class weight in its storage dtype */
+static double weight_at(const void *w, int64_t i, int f64, int half) {
+    if (half == XENT_STORE_BF16) return xent_bf16_to_f32(((const uint16_t *)w)[i]);
+    if (half == XENT_STORE_F16) return xent_f16_to_f32(((const uint16_t *)w)[i]);
+    return f64 ? ((const double *)w)[i] : (double)((const float *)w)[i];
+}
+
 static PyObject *py_softmax(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *ox, *ot, *ow, *oloss, *ograd;
     long long N, C, S, ignore;
     double eps;
-    int mean, nthreads;
-    if (!PyArg_ParseTuple(args, "OOOOOLLLLdpi", &ox, &ot, &ow, &oloss, &ograd, &N, &C, &S,
-                          &ignore, &eps, &mean, &nthreads))
+    int mean, nthreads, half = XENT_STORE_FLOAT;
+    if (!PyArg_ParseTuple(args, "OOOOOLLLLdpi|i", &ox, &ot, &ow, &oloss, &ograd, &N, &C, &S,
+                          &ignore, &eps, &mean, &nthreads, &half))
         return NULL;
+    if (half < XENT_STORE_FLOAT || half > XENT_STORE_F16)
+        return PyErr_Format(PyExc_ValueError, "unknown storage dtype %d", half);
+    const char kind = half ? 'h' : 'f';
     buffer bx, bt, bw, bl, bg;
     bx.held = bt.held = bw.held = bl.held = bg.held = 0;
     PyObject *result = NULL;
-    int size = get_buffer(ox, "logits", 'f', 0, 0, &bx);
+    int size = get_buffer(ox, "logits", kind, 0, 0, &bx);
     int tsize = size < 0 ? -1 : get_buffer(ot, "target", 'i', 0, 0, &bt);
-    if (size < 0 || tsize < 0 || get_buffer(ow, "weight", 'f', 0, 1, &bw) < 0 ||
-        get_buffer(oloss, "loss", 'f', 1, 1, &bl) < 0 || get_buffer(ograd, "grad", 'f', 1, 1, &bg) < 0)
+    if (size < 0 || tsize < 0 || get_buffer(ow, "weight", kind, 0, 1, &bw) < 0 ||
+        get_buffer(oloss, "loss", kind, 1, 1, &bl) < 0 || get_buffer(ograd, "grad", kind, 1, 1, &bg) < 0)
         goto done;
     if ((bw.held && bw.view.itemsize != size) || (bl.held && bl.view.itemsize != size) ||
         (bg.held && bg.view.itemsize != size)) {
@@ -400,7 +430,10 @@ static PyObject *py_softmax(PyObject *self, PyObject *args) {
     a->ignore = ignore;
     a->eps = eps;
     const int f64 = size == 8;
-    job.fn = f64 ? isa_current->softmax_f64 : isa_current->softmax_f32;
+    job.fn = half == XENT_STORE_BF16  ? isa_current->softmax_bf16
+             : half == XENT_STORE_F16 ? isa_current->softmax_f16
+             : f64                    ? isa_current->softmax_f64
+                                      : isa_current->softmax_f32;
 
     /* targets: check the range, and the 'mean' denominator sum_n w[t_n] */
     int64_t bad_index = -1, bad_value = 0;
@@ -414,10 +447,9 @@ static PyObject *py_softmax(PyObject *self, PyObject *args) {
             bad_value = t;
             break;
         }
-        denom += !a->w ? 1.0 : f64 ? ((const double *)a->w)[t] : (double)((const float *)a->w)[t];
+        denom += !a->w ? 1.0 : weight_at(a->w, t, f64, half);
     }
-    for (int64_t c = 0; c < C; c++)
-        wsum += !a->w ? 1.0 : f64 ? ((const double *)a->w)[c] : (double)((const float *)a->w)[c];
+    for (int64_t c = 0; c < C; c++) wsum += !a->w ? 1.0 : weight_at(a->w, c, f64, half);
     Py_END_ALLOW_THREADS;
     if (bad_index >= 0) {
         PyErr_Format(PyExc_IndexError, "Target %lld is out of bounds.", (long long)bad_value);
@@ -445,8 +477,14 @@ static PyObject *py_softmax(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS;
     xent_parallel_for(nblocks, nthreads, softmax_task, &job);
     Py_END_ALLOW_THREADS;
+    int64_t failed = 0; /* a block that had no memory for its scratch row (half storage) */
+    for (int64_t b = 0; b < nblocks; b++) failed |= job.partials[b].count < 0;
     double total = combine(job.partials, nblocks, NULL);
     free(job.partials);
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
     result = Py_BuildValue("(dd)", total, denom);
 done:
     release(&bx);
@@ -658,12 +696,14 @@ static PyObject *py_set_isa(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"binary", py_binary, METH_VARARGS,
      "binary(op, x, y, w, w_period, pw, pw_period, loss, grad, has_ignore, ignore, ls, alpha, "
-     "gamma, mean, nthreads) -> (sum, count)"},
+     "gamma, mean, nthreads, half=0) -> (sum, count); half: 0 float32/float64 (by item size), "
+     "1 bfloat16, 2 float16 (16-bit items, every array)"},
     {"eval", py_eval, METH_VARARGS,
      "eval(op, x, y, w, pw, pw_period, loss, ls, alpha, gamma, nthreads) -> "
      "(sum w l, sum w, sum w y, sum y, sum w p)"},
     {"softmax", py_softmax, METH_VARARGS,
-     "softmax(x, t, w, loss, grad, N, C, S, ignore, eps, mean, nthreads) -> (sum, denominator)"},
+     "softmax(x, t, w, loss, grad, N, C, S, ignore, eps, mean, nthreads, half=0) -> (sum, "
+     "denominator); half as binary()'s (logits, weight, loss and grad)"},
     {"isa", py_isa, METH_NOARGS, "The instruction set in use."},
     {"supported_isas", py_supported_isas, METH_NOARGS, "Instruction sets this CPU can run."},
     {"set_isa", py_set_isa, METH_VARARGS, "Use another instruction set ('best' to reset)."},

@@ -210,10 +210,12 @@ typedef struct {
     VI index;
 } SFX(stream);
 
-XENT_INLINE SFX(stream) SFX(stream_of)(const T *p) {
+XENT_INLINE SFX(stream) SFX(stream_of)(const ST *p) {
     SFX(stream) st;
     size_t bytes = (size_t)((uintptr_t)p % VALIGN);
-    st.shift = bytes % sizeof(T) ? 0 : (int)(bytes / sizeof(T));
+    /* half storage: plain loads (a vector is half a cache line; torch's tensors are
+     * 64-byte aligned) */
+    st.shift = XENT_HALF || bytes % sizeof(T) ? 0 : (int)(bytes / sizeof(T));
     st.index = VSHIFT_INDEX(st.shift);
     return st;
 }
@@ -221,17 +223,22 @@ XENT_INLINE SFX(stream) SFX(stream_of)(const T *p) {
 /* p[j .. j + 2W) as two vectors. The aligned loads cover p[j - shift, j + 3W - shift):
  * taken where that stays inside [0, len) (not at j = 0, whose first aligned vector
  * starts before p), else two plain loads. */
-XENT_INLINE void SFX(stream_load2)(const SFX(stream) * st, const T *p, int64_t j, int64_t len,
+XENT_INLINE void SFX(stream_load2)(const SFX(stream) * st, const ST *p, int64_t j, int64_t len,
                                    V *v0, V *v1) {
+#if !XENT_HALF
     if (st->shift && j >= st->shift && j + 3 * W - st->shift <= len) {
         const T *q = p + j - st->shift;
         V a0 = VLOAD(q), a1 = VLOAD(q + W), a2 = VLOAD(q + 2 * W);
         *v0 = VSHIFT2(a0, a1, st->index);
         *v1 = VSHIFT2(a1, a2, st->index);
-    } else {
-        *v0 = VLOAD(p + j);
-        *v1 = VLOAD(p + j + W);
+        return;
     }
+#else
+    (void)st;
+    (void)len;
+#endif
+    *v0 = SLOAD(p + j);
+    *v1 = SLOAD(p + j + W);
 }
 
 /* One segment [i, i + len) in which w and pw are contiguous. The constants and
@@ -240,15 +247,15 @@ XENT_INLINE void SFX(stream_load2)(const SFX(stream) * st, const T *p, int64_t j
  * computed per iteration so that their long dependency chains overlap. */
 #define XENT_SEGMENT(NAME, fn, pyname)                                                          \
     XENT_INLINE void SFX(seg_##fn)(const SFX(bconst) * kp, const xent_binary_args *a, int64_t i, \
-                                   int64_t len, const T *w, const T *pw, SFX(acc_t) * accp,    \
+                                   int64_t len, const ST *w, const ST *pw, SFX(acc_t) * accp,    \
                                    int G, int L, int X) {                                       \
         const SFX(bconst) kc = *kp;                                                             \
         const SFX(bconst) *k = &kc;                                                             \
         SFX(acc_t) ac = *accp;                                                                  \
         SFX(acc_t) *acc = &ac;                                                                  \
-        const T *x = (const T *)a->x + i, *y = (const T *)a->y + i;                            \
-        T *lo = L ? (T *)a->loss + i : NULL;                                                    \
-        T *go = G ? (T *)a->grad + i : NULL;                                                    \
+        const ST *x = (const ST *)a->x + i, *y = (const ST *)a->y + i;                            \
+        ST *lo = L ? (ST *)a->loss + i : NULL;                                                    \
+        ST *go = G ? (ST *)a->grad + i : NULL;                                                    \
         const xent_want f = {G, X, w != NULL, pw != NULL, 0};                                   \
         int count = X && k->has_ignore;                                                         \
         V one = VSET1(1);                                                                       \
@@ -258,52 +265,52 @@ XENT_INLINE void SFX(stream_load2)(const SFX(stream) * st, const T *p, int64_t j
             SFX(operands) in0, in1;                                                             \
             SFX(stream_load2)(&sx, x, j, len, &in0.x, &in1.x);                                  \
             SFX(stream_load2)(&sy, y, j, len, &in0.y, &in1.y);                                  \
-            in0.w = f.has_w ? VLOAD(w + j) : one;                                               \
-            in1.w = f.has_w ? VLOAD(w + j + W) : one;                                           \
-            in0.pw = f.has_pw ? VLOAD(pw + j) : one;                                            \
-            in1.pw = f.has_pw ? VLOAD(pw + j + W) : one;                                        \
+            in0.w = f.has_w ? SLOAD(w + j) : one;                                               \
+            in1.w = f.has_w ? SLOAD(w + j + W) : one;                                           \
+            in0.pw = f.has_pw ? SLOAD(pw + j) : one;                                            \
+            in1.pw = f.has_pw ? SLOAD(pw + j + W) : one;                                        \
             SFX(result) r0 = SFX(fn##_one)(k, in0, f);                                          \
             SFX(result) r1 = SFX(fn##_one)(k, in1, f);                                          \
             if (G) {                                                                            \
-                VSTORE(go + j, r0.grad);                                                        \
-                VSTORE(go + j + W, r1.grad);                                                    \
+                SSTORE(go + j, r0.grad);                                                        \
+                SSTORE(go + j + W, r1.grad);                                                    \
             }                                                                                   \
             if (L) {                                                                            \
-                VSTORE(lo + j, r0.loss);                                                        \
-                VSTORE(lo + j + W, r1.loss);                                                    \
+                SSTORE(lo + j, r0.loss);                                                        \
+                SSTORE(lo + j + W, r1.loss);                                                    \
             } else {                                                                            \
                 SFX(acc_add)(acc, VADD(r0.loss, r1.loss)); /* pairs: see xent_acc.h */          \
             }                                                                                   \
             if (count) acc->count += VMASK_COUNT(r0.valid) + VMASK_COUNT(r1.valid);             \
         }                                                                                       \
         for (; j + W <= len; j += W) {                                                          \
-            SFX(operands) in = {VLOAD(x + j), VLOAD(y + j), f.has_w ? VLOAD(w + j) : one,       \
-                                f.has_pw ? VLOAD(pw + j) : one};                                \
+            SFX(operands) in = {SLOAD(x + j), SLOAD(y + j), f.has_w ? SLOAD(w + j) : one,       \
+                                f.has_pw ? SLOAD(pw + j) : one};                                \
             SFX(result) r = SFX(fn##_one)(k, in, f);                                            \
-            if (G) VSTORE(go + j, r.grad);                                                      \
-            if (L) VSTORE(lo + j, r.loss);                                                      \
+            if (G) SSTORE(go + j, r.grad);                                                      \
+            if (L) SSTORE(lo + j, r.loss);                                                      \
             else SFX(acc_add)(acc, r.loss);                                                     \
             if (count) acc->count += VMASK_COUNT(r.valid);                                      \
         }                                                                                       \
         if (j < len) { /* the last partial vector, through zero-padded copies */                \
             int rem = (int)(len - j);                                                           \
-            T bx[W], by[W], bw[W], bp[W], bl[W], bg[W];                                         \
+            ST bx[W], by[W], bw[W], bp[W], bl[W], bg[W];                                         \
             for (int q = 0; q < W; q++) bx[q] = by[q] = bw[q] = bp[q] = 0;                      \
-            memcpy(bx, x + j, rem * sizeof(T));                                                 \
-            memcpy(by, y + j, rem * sizeof(T));                                                 \
-            if (f.has_w) memcpy(bw, w + j, rem * sizeof(T));                                    \
-            if (f.has_pw) memcpy(bp, pw + j, rem * sizeof(T));                                  \
+            memcpy(bx, x + j, rem * sizeof(ST));                                                 \
+            memcpy(by, y + j, rem * sizeof(ST));                                                 \
+            if (f.has_w) memcpy(bw, w + j, rem * sizeof(ST));                                    \
+            if (f.has_pw) memcpy(bp, pw + j, rem * sizeof(ST));                                  \
             VM lanes = VMASK_FIRST(rem);                                                        \
-            SFX(operands) in = {VLOAD(bx), VLOAD(by), f.has_w ? VLOAD(bw) : one,                \
-                                f.has_pw ? VLOAD(bp) : one};                                    \
+            SFX(operands) in = {SLOAD(bx), SLOAD(by), f.has_w ? SLOAD(bw) : one,                \
+                                f.has_pw ? SLOAD(bp) : one};                                    \
             SFX(result) r = SFX(fn##_one)(k, in, f);                                            \
             if (G) {                                                                            \
-                VSTORE(bg, r.grad);                                                             \
-                memcpy(go + j, bg, rem * sizeof(T));                                            \
+                SSTORE(bg, r.grad);                                                             \
+                memcpy(go + j, bg, rem * sizeof(ST));                                            \
             }                                                                                   \
             if (L) {                                                                            \
-                VSTORE(bl, r.loss);                                                             \
-                memcpy(lo + j, bl, rem * sizeof(T));                                            \
+                SSTORE(bl, r.loss);                                                             \
+                memcpy(lo + j, bl, rem * sizeof(ST));                                            \
             } else                                                                              \
                 SFX(acc_add)(acc, VSELZERO(lanes, r.loss));                                     \
             if (count) acc->count += VMASK_COUNT(VM_AND(r.valid, lanes));                       \
@@ -332,18 +339,18 @@ XENT_BINARY_OPS(XENT_SEGMENT)
 
 /* The segment starting at element i (< end): its length, at most end - i, such that
  * the periodic w and pw (NULL when absent) are contiguous over it from *w and *pw. */
-XENT_INLINE int64_t SFX(segment)(const xent_binary_args *a, int64_t i, int64_t end, const T **w,
-                                 const T **pw) {
+XENT_INLINE int64_t SFX(segment)(const xent_binary_args *a, int64_t i, int64_t end, const ST **w,
+                                 const ST **pw) {
     int64_t len = end - i;
     *w = *pw = NULL;
     if (a->w) {
         int64_t o = i % a->w_period;
-        *w = (const T *)a->w + o;
+        *w = (const ST *)a->w + o;
         if (a->w_period - o < len) len = a->w_period - o;
     }
     if (a->pw) {
         int64_t o = i % a->pw_period;
-        *pw = (const T *)a->pw + o;
+        *pw = (const ST *)a->pw + o;
         if (a->pw_period - o < len) len = a->pw_period - o;
     }
     return len;
@@ -360,7 +367,7 @@ void SFX(xent_binary_block)(const xent_binary_args *a, int64_t b, xent_partial *
     int X = a->w != NULL || a->pw != NULL || a->has_ignore || a->ls != 0;
     int variant = a->op * 8 + G * 4 + L * 2 + X;
     while (i < end) {
-        const T *w, *pw;
+        const ST *w, *pw;
         int64_t len = SFX(segment)(a, i, end, &w, &pw);
         switch (variant) {
             XENT_BINARY_OPS(XENT_SEG_CASES)

@@ -25,7 +25,8 @@ typedef struct {
     int64_t count;
 } xent_partial;
 
-/* Elementwise binary losses over n elements (all arrays contiguous, same dtype).
+/* Elementwise binary losses over n elements (all arrays contiguous, same dtype:
+ * float32, float64, or bfloat16 / float16 bits, which are computed in float32).
  * w and pw (may be NULL) are periodic: element i uses w[i % w_period]. */
 typedef struct {
     int op; /* XENT_OP_<NAME>, a row of xent_ops.h */
@@ -80,10 +81,14 @@ typedef void (*xent_softmax_block_fn)(const xent_softmax_args *, int64_t, xent_p
 typedef struct {
     const char *name;
     int (*cpu_supports)(void);
-    xent_binary_block_fn binary_f32, binary_f64;
-    xent_binary_block_fn eval_f32, eval_f64;
-    xent_softmax_block_fn softmax_f32, softmax_f64;
+    xent_binary_block_fn binary_f32, binary_f64, binary_bf16, binary_f16;
+    xent_binary_block_fn eval_f32, eval_f64; /* xent eval: float32 and float64 only */
+    xent_softmax_block_fn softmax_f32, softmax_f64, softmax_bf16, softmax_f16;
 } xent_isa_table;
+
+/* The storage dtypes of the kernels (the module's `half` argument): 0, float32 or
+ * float64 by item size; 1, bfloat16; 2, float16 (both computed in float32). */
+enum { XENT_STORE_FLOAT, XENT_STORE_BF16, XENT_STORE_F16 };
 
 /* The entry points of one (ISA, dtype) build of isa_kernels.c. */
 #define XENT_ISA_SYMBOL(kind, isa, dt) xent_##kind##_block_##isa##_##dt
@@ -92,8 +97,12 @@ typedef struct {
     void XENT_ISA_SYMBOL(binary, isa, f64)(const xent_binary_args *, int64_t, xent_partial *);  \
     void XENT_ISA_SYMBOL(eval, isa, f32)(const xent_binary_args *, int64_t, xent_partial *);    \
     void XENT_ISA_SYMBOL(eval, isa, f64)(const xent_binary_args *, int64_t, xent_partial *);    \
+    void XENT_ISA_SYMBOL(binary, isa, bf16)(const xent_binary_args *, int64_t, xent_partial *); \
+    void XENT_ISA_SYMBOL(binary, isa, f16)(const xent_binary_args *, int64_t, xent_partial *);  \
     void XENT_ISA_SYMBOL(softmax, isa, f32)(const xent_softmax_args *, int64_t, xent_partial *); \
-    void XENT_ISA_SYMBOL(softmax, isa, f64)(const xent_softmax_args *, int64_t, xent_partial *);
+    void XENT_ISA_SYMBOL(softmax, isa, f64)(const xent_softmax_args *, int64_t, xent_partial *); \
+    void XENT_ISA_SYMBOL(softmax, isa, bf16)(const xent_softmax_args *, int64_t, xent_partial *); \
+    void XENT_ISA_SYMBOL(softmax, isa, f16)(const xent_softmax_args *, int64_t, xent_partial *);
 #define XENT_DECLARE_ISA(name, arch, target, check) XENT_IF_##arch(XENT_DECLARE_ISA_(name))
 XENT_ISAS(XENT_DECLARE_ISA)
 #undef XENT_DECLARE_ISA

@@ -19,14 +19,25 @@
  *   Optional: VSCALEF(p, n) = p 2^n, VRECIP(a) ~ 1 / a, VMULZ(m, a, b) = m ? a b : 0.
  *
  * An instruction set is one block below, #if defined(XENT_ISA_<name>), defining
- * all of these; SFX(name) appends _<name>_f32 / _<name>_f64 to the kernels' names.
+ * all of these; SFX(name) appends _<name>_<f32|f64|bf16|f16> to the kernels' names.
+ * How arrays are read and written in their storage dtype is xent_store.h's.
  */
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-#if XENT_F64
+#ifndef XENT_HALF
+#define XENT_HALF 0 /* the storage: 0, T itself; 1, bfloat16; 2, float16 (xent_store.h) */
+#endif
+#if XENT_HALF && XENT_F64
+#error "half storage computes in float32: XENT_HALF needs XENT_F64=0"
+#endif
+#if XENT_HALF == 1
+#define XENT_DT bf16
+#elif XENT_HALF == 2
+#define XENT_DT f16
+#elif XENT_F64
 #define XENT_DT f64
 #else
 #define XENT_DT f32
@@ -36,7 +47,7 @@
 #define SFX(name) XENT_SFX(name, XENT_ISA_NAME, XENT_DT)
 
 /* ------------------------------------------------------------------ AVX-512 */
-#if defined(XENT_ISA_avx512)
+#if defined(XENT_ISA_avx512) || defined(XENT_ISA_avx512bf16)
 #include <immintrin.h>
 #if !XENT_F64
 #define T float

@@ -108,96 +108,133 @@ XENT_INLINE SFX(softmax_tail) SFX(softmax_epilogue)(const xent_softmax_args *a, 
     return r;
 }
 
-XENT_INLINE T SFX(softmax_target_grad)(const xent_softmax_args *a, const SFX(softmax_tail) * r,
-                                       double ex_t, double wt) {
-    return (T)(ex_t * r->A - wt * r->B - (1.0 - a->eps) * wt * a->gscale);
+XENT_INLINE double SFX(softmax_target_grad)(const xent_softmax_args *a,
+                                            const SFX(softmax_tail) * r, double ex_t, double wt) {
+    return ex_t * r->A - wt * r->B - (1.0 - a->eps) * wt * a->gscale;
 }
 
+/* Where the exponentials wait for the rescale of pass 3: the gradient itself when it is
+ * stored in T; for half storage a float32 row per thread (rounding them to 16 bits
+ * there would round the gradient twice), kept for the thread's next calls. NULL when
+ * memory runs out. */
+#if XENT_HALF
+static _Thread_local T *SFX(scratch_row);
+static _Thread_local int64_t SFX(scratch_len);
+static T *SFX(scratch)(int64_t n) {
+    if (n < 1) n = 1;
+    if (n > SFX(scratch_len)) {
+        free(SFX(scratch_row));
+        SFX(scratch_row) = (T *)malloc((size_t)n * sizeof(T));
+        SFX(scratch_len) = SFX(scratch_row) ? n : 0;
+    }
+    return SFX(scratch_row);
+}
+#endif
+
 /* One row of C logits (the (N, C) layout); returns its loss. */
-static double SFX(softmax_row)(const xent_softmax_args *a, int64_t n) {
+static double SFX(softmax_row)(const xent_softmax_args *a, int64_t n, T *scratch) {
     const int64_t C = a->C;
-    const T *x = (const T *)a->x + n * C;
-    const T *w = (const T *)a->w;
-    T *g = a->grad ? (T *)a->grad + n * C : NULL;
+    const ST *x = (const ST *)a->x + n * C;
+    const ST *w = (const ST *)a->w;
+    ST *g = a->grad ? (ST *)a->grad + n * C : NULL;
     int64_t t = SFX(target_at)(a, n);
     if (t == a->ignore) {
-        if (g) memset(g, 0, (size_t)C * sizeof(T));
+        if (g) memset(g, 0, (size_t)C * sizeof(ST));
         return 0.0;
     }
+#if XENT_HALF
+    T *e = g ? scratch : NULL; /* the exponentials, until pass 3 */
+#else
+    T *e = g;
+    (void)scratch;
+#endif
     const int64_t full = C - C % W;
     const int rem = (int)(C - full);
     int64_t c;
     /* pass 1: the maximum (a nan is caught by the sum below) */
     V vm = VSET1(-INFINITY);
-    for (c = 0; c < full; c += W) vm = VMAX(VLOAD(x + c), vm);
+    for (c = 0; c < full; c += W) vm = VMAX(SLOAD(x + c), vm);
     T lanes[W];
     VSTORE(lanes, vm);
     T mx = lanes[0];
     for (int q = 1; q < W; q++) mx = lanes[q] > mx ? lanes[q] : mx;
-    for (c = full; c < C; c++) mx = x[c] > mx ? x[c] : mx;
+    for (c = full; c < C; c++) mx = S2T(x[c]) > mx ? S2T(x[c]) : mx;
     /* pass 2: exp(x - max) (kept in the gradient row), its sum, and sum w (x - max) */
     const int smooth = a->eps != 0;
     V vmx = VSET1(mx);
     VD s0 = VD_ZERO(), s1 = VD_ZERO(), d0 = VD_ZERO(), d1 = VD_ZERO();
     int64_t maxima = 0;
     for (c = 0; c < full; c += W) {
-        V xc = VLOAD(x + c);
+        V xc = SLOAD(x + c);
         V d = VSUB(xc, vmx);
         V ex = SFX(exp_diff)(xc, vmx, d);
-        if (g) VSTORE(g + c, ex);
+        if (e) VSTORE(e + c, ex);
         VM below = VCMP(d, VZERO(), C_NE); /* nan included */
         maxima += W - VMASK_COUNT(below);
         V part = VSELZERO(below, ex);
         XENT_SUM_ADD(s0, s1, part);
         if (smooth) {
-            V wd = w ? SFX(times_or_zero)(VLOAD(w + c), d) : d; /* 0 * -inf: 0 */
+            V wd = w ? SFX(times_or_zero)(SLOAD(w + c), d) : d; /* 0 * -inf: 0 */
             XENT_WIDEN_ADD(d0, d1, wd);
         }
     }
     if (rem) {
         VM lane = VMASK_FIRST(rem);
-        V xc = VBLEND(lane, vmx, VLOADN(x + full, rem));
+        V xc = VBLEND(lane, vmx, SLOADN(x + full, rem));
         V d = VSUB(xc, vmx);
         V ex = VSELZERO(lane, SFX(exp_diff)(xc, vmx, d));
-        if (g) VSTOREN(g + full, ex, rem);
+        if (e) VSTOREN(e + full, ex, rem);
         VM below = VCMP(d, VZERO(), C_NE);
         maxima += VMASK_COUNT(VM_AND(VCMP(d, VZERO(), C_EQ), lane));
         V part = VSELZERO(below, ex);
         XENT_SUM_ADD(s0, s1, part);
         if (smooth) {
-            V wd = w ? SFX(times_or_zero)(VLOADN(w + full, rem), d) : d;
+            V wd = w ? SFX(times_or_zero)(SLOADN(w + full, rem), d) : d;
             XENT_WIDEN_ADD(d0, d1, wd);
         }
     }
     double sum1 = SFX(sum_lanes)(s0, s1) + (double)(maxima - 1);
-    double wt = w ? (double)w[t] : 1.0;
-    SFX(softmax_tail) e = SFX(softmax_epilogue)(a, sum1, (double)x[t] - (double)mx, wt,
-                                                smooth ? SFX(hsum)(d0, d1) : 0.0, g != NULL);
+    double wt = w ? (double)S2T(w[t]) : 1.0;
+    SFX(softmax_tail) tail = SFX(softmax_epilogue)(a, sum1, (double)S2T(x[t]) - (double)mx, wt,
+                                                   smooth ? SFX(hsum)(d0, d1) : 0.0, g != NULL);
     if (g) {
-        /* pass 3: the gradient, in place */
-        const double ex_t = (double)g[t];
-        V vA = VSET1((T)e.A), vB = VSET1((T)e.B);
+        /* pass 3: the gradient, in place (half storage: from the float32 row) */
+        const double ex_t = (double)e[t];
+        V vA = VSET1((T)tail.A), vB = VSET1((T)tail.B);
         for (c = 0; c < full; c += W) {
-            V bc = w ? VMUL(VLOAD(w + c), vB) : vB;
-            VSTORE(g + c, VFNMA(VSET1(1), bc, VMUL(VLOAD(g + c), vA)));
+            V bc = w ? VMUL(SLOAD(w + c), vB) : vB;
+            SSTORE(g + c, VFNMA(VSET1(1), bc, VMUL(VLOAD(e + c), vA)));
         }
         if (rem) {
-            V bc = w ? VMUL(VLOADN(w + full, rem), vB) : vB;
-            VSTOREN(g + full, VFNMA(VSET1(1), bc, VMUL(VLOADN(g + full, rem), vA)), rem);
+            V bc = w ? VMUL(SLOADN(w + full, rem), vB) : vB;
+            SSTOREN(g + full, VFNMA(VSET1(1), bc, VMUL(VLOADN(e + full, rem), vA)), rem);
         }
-        g[t] = SFX(softmax_target_grad)(a, &e, ex_t, wt);
+        g[t] = T2S(SFX(softmax_target_grad)(a, &tail, ex_t, wt));
     }
-    return e.loss;
+    return tail.loss;
 }
 
 /* W positions s .. s + r of sample n in the (N, C, S) layout, vectorised across
  * positions; losses are added to (hi, lo) or stored. */
 static void SFX(softmax_chunk)(const xent_softmax_args *a, int64_t n, int64_t s, int r, double *hi,
-                               double *lo) {
+                               double *lo, T *scratch) {
     const int64_t C = a->C, S = a->S;
-    const T *x = (const T *)a->x + n * C * S + s;
-    const T *w = (const T *)a->w;
-    T *g = a->grad ? (T *)a->grad + n * C * S + s : NULL;
+    const ST *x = (const ST *)a->x + n * C * S + s;
+    const ST *w = (const ST *)a->w;
+    ST *g = a->grad ? (ST *)a->grad + n * C * S + s : NULL;
+#if XENT_HALF
+    /* the exponentials, until the rescale: W lanes per class, full vectors */
+    T *e = g ? scratch : NULL;
+    const int64_t es = W;
+#define ELOAD(p) VLOAD(p)
+#define ESTORE(p, v) VSTORE((p), (v))
+#else
+    T *e = g;
+    const int64_t es = S;
+    (void)scratch;
+#define ELOAD(p) XLOAD(p)
+#define ESTORE(p, v) (full ? VSTORE((p), (v)) : VSTOREN((p), (v), r))
+#endif
     const int full = r == W;
     int64_t tl[W];
     T valid_f[W];
@@ -210,17 +247,17 @@ static void SFX(softmax_chunk)(const xent_softmax_args *a, int64_t n, int64_t s,
     if (!any) {
         if (g)
             for (int64_t c = 0; c < C; c++) {
-                if (full) VSTORE(g + c * S, VZERO());
-                else VSTOREN(g + c * S, VZERO(), r);
+                if (full) SSTORE(g + c * S, VZERO());
+                else SSTOREN(g + c * S, VZERO(), r);
             }
         if (a->loss) {
-            T *lo_out = (T *)a->loss + n * S + s;
+            ST *lo_out = (ST *)a->loss + n * S + s;
             for (int q = 0; q < r; q++) lo_out[q] = 0;
         }
         return;
     }
     VM valid = VCMP(VLOAD(valid_f), VZERO(), C_NE);
-#define XLOAD(p) (full ? VLOAD(p) : VLOADN((p), r))
+#define XLOAD(p) (full ? SLOAD(p) : SLOADN((p), r))
     V vm = VSET1(-INFINITY);
     for (int64_t c = 0; c < C; c++) vm = VMAX(XLOAD(x + c * S), vm);
     const int smooth = a->eps != 0;
@@ -230,16 +267,13 @@ static void SFX(softmax_chunk)(const xent_softmax_args *a, int64_t n, int64_t s,
         V xc = XLOAD(x + c * S);
         V d = VSUB(xc, vm);
         V ex = SFX(exp_diff)(xc, vm, d);
-        if (g) {
-            if (full) VSTORE(g + c * S, ex);
-            else VSTOREN(g + c * S, ex, r);
-        }
+        if (e) ESTORE(e + c * es, ex);
         VM below = VCMP(d, VZERO(), C_NE);
         maxima = VADD(maxima, VSELZERO(VCMP(d, VZERO(), C_EQ), VSET1(1)));
         V part = VSELZERO(below, ex);
         XENT_SUM_ADD(s0, s1, part);
         if (smooth) {
-            V wd = !w ? d : w[c] != 0 ? VMUL(VSET1(w[c]), d) : VZERO(); /* 0 * -inf: 0 */
+            V wd = !w ? d : S2T(w[c]) != 0 ? VMUL(VSET1(S2T(w[c])), d) : VZERO(); /* 0 * -inf: 0 */
             XENT_WIDEN_ADD(d0, d1, wd);
         }
     }
@@ -253,7 +287,7 @@ static void SFX(softmax_chunk)(const xent_softmax_args *a, int64_t n, int64_t s,
     VSTORE(maxl, maxima);
     double ext[W];
     SFX(softmax_tail) tails[W];
-    T *lo_out = a->loss ? (T *)a->loss + n * S + s : NULL;
+    ST *lo_out = a->loss ? (ST *)a->loss + n * S + s : NULL;
     for (int q = 0; q < W; q++) {
         Al[q] = Bl[q] = 0;
         if (q >= r) continue;
@@ -267,13 +301,13 @@ static void SFX(softmax_chunk)(const xent_softmax_args *a, int64_t n, int64_t s,
 #else
         double sum1 = (sums[q] + sums[WD + q]) + (maxl[q] - 1.0); /* sum, compensation */
 #endif
-        double wt = w ? (double)w[t] : 1.0;
-        tails[q] = SFX(softmax_epilogue)(a, sum1, (double)x[t * S + q] - (double)mxl[q], wt,
+        double wt = w ? (double)S2T(w[t]) : 1.0;
+        tails[q] = SFX(softmax_epilogue)(a, sum1, (double)S2T(x[t * S + q]) - (double)mxl[q], wt,
                                          smooth ? dsums[q] : 0.0, g != NULL);
-        if (lo_out) lo_out[q] = (T)tails[q].loss;
+        if (lo_out) lo_out[q] = T2S(tails[q].loss);
         else SFX(two_sum_into)(hi, lo, tails[q].loss);
         if (g) {
-            ext[q] = (double)g[t * S + q];
+            ext[q] = (double)e[t * es + q];
             Al[q] = (T)tails[q].A;
             Bl[q] = (T)tails[q].B;
         }
@@ -281,17 +315,19 @@ static void SFX(softmax_chunk)(const xent_softmax_args *a, int64_t n, int64_t s,
     if (!g) return;
     V vA = VLOAD(Al), vB = VLOAD(Bl);
     for (int64_t c = 0; c < C; c++) {
-        V bc = w ? VMUL(VSET1(w[c]), vB) : vB;
-        V gc = VSELZERO(valid, VFNMA(VSET1(1), bc, VMUL(XLOAD(g + c * S), vA)));
-        if (full) VSTORE(g + c * S, gc);
-        else VSTOREN(g + c * S, gc, r);
+        V bc = w ? VMUL(VSET1(S2T(w[c])), vB) : vB;
+        V gc = VSELZERO(valid, VFNMA(VSET1(1), bc, VMUL(ELOAD(e + c * es), vA)));
+        if (full) SSTORE(g + c * S, gc);
+        else SSTOREN(g + c * S, gc, r);
     }
 #undef XLOAD
+#undef ELOAD
+#undef ESTORE
     for (int q = 0; q < r; q++) {
         if (tl[q] == a->ignore) continue;
         int64_t t = tl[q];
-        double wt = w ? (double)w[t] : 1.0;
-        g[t * S + q] = SFX(softmax_target_grad)(a, &tails[q], ext[q], wt);
+        double wt = w ? (double)S2T(w[t]) : 1.0;
+        g[t * S + q] = T2S(SFX(softmax_target_grad)(a, &tails[q], ext[q], wt));
     }
 }
 
@@ -299,17 +335,28 @@ void SFX(xent_softmax_block)(const xent_softmax_args *a, int64_t b, xent_partial
     double hi = 0, lo = 0;
     int64_t first = b * a->block, last = first + a->block;
     if (last > a->items) last = a->items;
+    T *scratch = NULL;
+#if XENT_HALF
+    if (a->grad && first < last) {
+        scratch = SFX(scratch)(a->S == 1 ? a->C : a->C * W);
+        if (!scratch) { /* the module raises MemoryError */
+            out->hi = out->lo = 0;
+            out->count = -1;
+            return;
+        }
+    }
+#endif
     for (int64_t item = first; item < last; item++) {
         if (a->S == 1) {
-            double l = SFX(softmax_row)(a, item);
-            if (a->loss) ((T *)a->loss)[item] = (T)l;
+            double l = SFX(softmax_row)(a, item, scratch);
+            if (a->loss) ((ST *)a->loss)[item] = T2S(l);
             else SFX(two_sum_into)(&hi, &lo, l);
         } else {
             int64_t n = item / a->ntiles, s = (item % a->ntiles) * a->tile;
             int64_t end = s + a->tile < a->S ? s + a->tile : a->S;
             for (; s < end; s += W) {
                 int r = end - s < W ? (int)(end - s) : W;
-                SFX(softmax_chunk)(a, n, s, r, &hi, &lo);
+                SFX(softmax_chunk)(a, n, s, r, &hi, &lo, scratch);
             }
         }
     }

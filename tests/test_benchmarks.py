@@ -111,6 +111,22 @@ def test_bench_cross_entropy():
     assert "| 4x4 |" in out, out  # the size row: 16 logits, 4 rows of 4 classes
 
 
+def test_bench_half():
+    need_torch()
+    args = ["--ce-shape", "4x40", "--bce-size", "5", "--rounds", "2", "--batch-time", "0.001"]
+    out = run_script("bench_half.py", *args, "--markdown")
+    assert out.startswith("# half precision (bfloat16) under autograd"), out
+    for title in ("cross_entropy 4x40, class indices", "binary_cross_entropy_with_logits 2^5"):
+        assert f"## {title}: M elem/s" in out, out
+        assert f"## {title}: xent half's speed over each (paired rounds)" in out, out
+    for provider in ("xent half", "xent float32", "torch half"):
+        assert len(re.findall(rf"^\| {provider} \| [\d,]+ \| [\d,]+ \|$", out, re.M)) == 2, out
+    for peer in ("xent float32", "torch half"):
+        row = rf"^\| vs {peer} \| [\d.]+x \| [\d.]+x - [\d.]+x \|$"
+        assert len(re.findall(row, out, re.M)) == 2, out
+    assert "other processes used" in out.splitlines()[-1]
+
+
 def test_bench_eval():
     if not installed("pyarrow"):
         pytest.skip("the script writes its Parquet file with pyarrow (not installed)")

@@ -6,7 +6,7 @@ Environment:
   XENT_NUM_THREADS=n      threads per kernel call, 1 <= n <= 2**31 - 1 (default: the
                           CPUs this process may run on); xent.set_num_threads(n)
                           changes it later
-  XENT_KERNEL_ISA=name    force an instruction set: avx512, avx2 or baseline
+  XENT_KERNEL_ISA=name    force an instruction set: avx512bf16, avx512, avx2 or baseline
                           (default: the best this CPU offers)
   XENT_BUFFER_CACHE_MB=m  megabytes of large output arrays (>= 1 MB) kept for reuse
                           after the arrays are gone, at most two (default 1024; 0: none;

@@ -65,10 +65,7 @@ XENT_INLINE __m256i SFX(hpack)(__m512 v) {
 #elif defined(XENT_ISA_avx512bf16)
     /* vcvtneps2bf16 flushes subnormal inputs and results to zero: vectors with a
      * nonzero |v| < 2^-126 take the integer rounding */
-    __m512i a = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff));
-    __mmask16 tiny = _mm512_cmplt_epu32_mask(_mm512_sub_epi32(a, _mm512_set1_epi32(1)),
-                                             _mm512_set1_epi32(0x007fffff));
-    if (tiny) return SFX(bf16_round_int)(v);
+    if (_mm512_fpclass_ps_mask(v, 0x20)) return SFX(bf16_round_int)(v); /* 0x20: subnormal */
     return (__m256i)_mm512_cvtneps_pbh(v);
 #else
     return SFX(bf16_round_int)(v);

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from ._array import (
     Array,
     as_array,
+    astype,
     broadcast_shape,
     compute_dtype,
     index_dtype,
@@ -95,8 +96,8 @@ def same_shape_pair(
     dtype = prediction.dtype
     ct = compute_dtype(xp, dtype)
     if target_through_prediction_dtype:
-        target = xp.astype(target, dtype, copy=False)
-    return xp, xp.astype(target, ct, copy=False), xp.astype(prediction, ct, copy=False), dtype
+        target = astype(xp, target, dtype)
+    return xp, astype(xp, target, ct), astype(xp, prediction, ct), dtype
 
 
 # --------------------------------------------------------------------------- PyTorch's
@@ -119,13 +120,13 @@ class Prepared:
         array = as_array(self.xp, value, like=self.x)
         check_real(self.xp, array, name)
         check(array)
-        return self.xp.astype(array, self.compute_dtype, copy=False)
+        return astype(self.xp, array, self.compute_dtype)
 
     def result(self, loss: Array, grad: Array | None) -> tuple[Array, Array | None]:
         """The loss in the output dtype, the gradient in the input's."""
         xp = self.xp
-        loss = xp.astype(loss, self.out_dtype, copy=False)
-        return loss, None if grad is None else xp.astype(grad, self.input_dtype, copy=False)
+        loss = astype(xp, loss, self.out_dtype)
+        return loss, None if grad is None else astype(xp, grad, self.input_dtype)
 
 
 @dataclass
@@ -156,7 +157,7 @@ def prepare_binary(input: Any, target: Any, shape_message: str, *others: Any) ->
     out_dtype = result_float_dtype(xp, input.dtype, target.dtype)
     ct = compute_dtype(xp, out_dtype)
     # copy=False: no copy of arrays already in the compute dtype (none is written to)
-    x, y = xp.astype(input, ct, copy=False), xp.astype(target, ct, copy=False)
+    x, y = astype(xp, input, ct), astype(xp, target, ct)
     return Binary(xp, x, input.dtype, out_dtype, ct, y=y)
 
 
@@ -224,8 +225,8 @@ def prepare_broadcasting(
     dtypes = [a.dtype for _, a in arrays] if promote else [input.dtype]
     out_dtype = result_float_dtype(xp, *dtypes)
     ct = compute_dtype(xp, out_dtype)
-    x, y = xp.astype(input, ct, copy=False), xp.astype(target, ct, copy=False)
-    w = None if weight is None else xp.astype(weight, ct, copy=False)
+    x, y = astype(xp, input, ct), astype(xp, target, ct)
+    w = None if weight is None else astype(xp, weight, ct)
     return Broadcasting(xp, x, input.dtype, out_dtype, ct, y=y, weight=w)
 
 
@@ -318,7 +319,9 @@ def prepare_categorical(
             + (f", or class probabilities of the input's shape {shape}" if probabilities else ""),
         )
         unsigned64 = target.dtype == getattr(xp, "uint64", None)
-        target = xp.reshape(xp.astype(target, index_dtype(xp), copy=False), index_shape)
+        target = astype(xp, target, index_dtype(xp))
+        if tuple(target.shape) != index_shape:  # (1,) for a (C,) input
+            target = xp.reshape(target, index_shape)
         if unsigned64:
             target = _check_wrapped_uint64(xp, target, shape[class_axis])
         out_dtype = input.dtype
@@ -332,9 +335,9 @@ def prepare_categorical(
             f"(classes on axis {class_axis}); pass {expected}"
         )
     ct = compute_dtype(xp, out_dtype)
-    x = xp.astype(input, ct, copy=False)
+    x = astype(xp, input, ct)
     if not is_index:
-        target = xp.astype(target, ct, copy=False)
+        target = astype(xp, target, ct)
     return Categorical(
         xp, x, input.dtype, out_dtype, ct, target=target, is_index=is_index, class_axis=class_axis
     )

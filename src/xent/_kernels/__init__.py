@@ -131,7 +131,7 @@ def _run_kernel(
     backend = BACKENDS.get(getattr(arguments["xp"], "__name__", ""))
     if backend is None or not backend.usable():
         return DECLINED
-    if any(arguments[name] != value for name, value in kernel.only_when.items()):
+    if kernel.only_when and any(arguments[k] != v for k, v in kernel.only_when.items()):
         return DECLINED
     first = kernel.arrays[0]
     if not backend.watched(arguments[first]):
@@ -139,8 +139,8 @@ def _run_kernel(
     # autograd watches the input: the kernel's gradient becomes its backward, unless
     # a gradient is asked for too (value_and_grad then returns the reference's, which
     # has a history) or another argument needs one (a weight or target, say)
-    if arguments["need_grad"] or any(
-        backend.watched(value) for name, value in arguments.items() if name != first
+    if arguments["need_grad"] or backend.any_watched(
+        value for name, value in arguments.items() if name != first
     ):
         return DECLINED
     return backend.with_autograd(

@@ -33,6 +33,11 @@ class Bridge:
         """Whether an autodiff system records operations on `value`."""
         return False
 
+    @classmethod
+    def any_watched(cls, values: Any) -> bool:
+        """Whether `watched` holds for one of `values`."""
+        return any(cls.watched(value) for value in values)
+
     @staticmethod
     def to_numpy(value: Any) -> Any:
         """`value` as a NumPy array sharing its memory (non-arrays as they are), or
@@ -66,7 +71,7 @@ class Bridge:
         )
         if converted is DECLINED:
             return DECLINED
-        first, second = (converted.pop(name) for name in kernel.arrays)
+        first, second = converted.pop(kernel.arrays[0]), converted.pop(kernel.arrays[1])
         result = kernel.run(first, second, **converted, need_grad=need_grad)
         if result is DECLINED:
             return DECLINED
@@ -112,13 +117,21 @@ class TorchBridge(Bridge):
         return isinstance(value, torch.Tensor) and value.requires_grad and torch.is_grad_enabled()
 
     @staticmethod
+    def any_watched(values: Any) -> bool:
+        import torch
+
+        return torch.is_grad_enabled() and any(
+            isinstance(value, torch.Tensor) and value.requires_grad for value in values
+        )
+
+    @staticmethod
     def to_numpy(value: Any) -> Any:
         import torch
 
         if not isinstance(value, torch.Tensor):
             return value
         if (
-            value.device.type != "cpu"
+            not value.is_cpu
             or value.requires_grad
             or value.is_conj()
             or value.is_neg()
@@ -135,7 +148,9 @@ class TorchBridge(Bridge):
         import numpy as np
         import torch
 
-        return None if value is None else torch.from_numpy(np.asarray(value))
+        if value is None:
+            return None
+        return torch.from_numpy(value if isinstance(value, np.ndarray) else np.asarray(value))
 
     @staticmethod
     def with_autograd(

@@ -95,6 +95,20 @@ def to_numpy(array: Array) -> Any:
         return np.from_dlpack(array)
 
 
+def host_view(array: Array) -> Any:
+    """A NumPy view (no copy) of a NumPy array or of a CPU torch tensor NumPy can view;
+    None for anything else (other devices and libraries, bfloat16)."""
+    name = library(array)
+    if name == "numpy":
+        return array
+    if name != "torch" or not array.is_cpu:
+        return None
+    try:
+        return array.numpy()
+    except (TypeError, RuntimeError):  # requires grad, bfloat16, conjugate bits, torch.func
+        return None
+
+
 def index_dtype(xp: Any) -> Any:
     """The integer dtype class indices are cast to: int64, except on JAX without 64-bit
     mode (the default), whose int64 is int32 and where asking for int64 warns."""

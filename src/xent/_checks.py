@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 from ._array import (
     Array,
     broadcasts_to,
+    host_view,
     is_floating,
     is_meta,
     is_traced,
@@ -181,8 +182,10 @@ def check_values(
     def numpy_check(values: Any, mask: Any = None) -> None:
         values = np.asarray(values)
         good = np.asarray(ok(np, values))
+        if good.all():  # the common case: no need of the mask
+            return
         if mask is not None:
-            good = good | ~np.asarray(mask)
+            good = good | ~to_numpy(mask)  # a NumPy copy or view
         if not good.all():
             fail(values, good)
 
@@ -196,6 +199,12 @@ def check_values(
         extra = () if valid is None else (valid,)
         return da.map_blocks(checked, array, *extra, dtype=array.dtype, meta=array._meta)
     if is_meta(array):  # torch meta tensors: shapes and dtypes only, no values
+        return array
+    host = host_view(array)
+    if host is not None:
+        # NumPy arrays and CPU tensors (through their NumPy views): a NumPy operation
+        # on a small array costs a fraction of a torch one
+        numpy_check(host, valid)
         return array
     good = ok(xp, array)
     if valid is not None:

@@ -76,6 +76,11 @@ class Kernel:
     only_when: Mapping[str, Any] = field(default_factory=dict)
     layout: str = "elementwise"
 
+    @functools.cached_property
+    def arguments(self) -> tuple[str, ...]:
+        """The names ``run`` is given: the two arrays, then the options."""
+        return (*self.arrays, *self.options)
+
 
 KERNELS: dict[str, Kernel] = {
     "binary_cross_entropy_with_logits": Kernel(
@@ -140,7 +145,7 @@ def _run_kernel(
     # a gradient is asked for too (value_and_grad then returns the reference's, which
     # has a history) or another argument needs one (a weight or target, say)
     if arguments["need_grad"] or backend.any_watched(
-        value for name, value in arguments.items() if name != first
+        [arguments[name] for name in kernel.arguments[1:]]
     ):
         return DECLINED
     return backend.with_autograd(

@@ -66,9 +66,7 @@ class Bridge:
         """The kernel's Result in this library's array type, or DECLINED (the reference
         then runs): the record's arrays and options converted to NumPy, ``kernel.run``,
         and its loss and gradient converted back."""
-        converted = cls.arguments_to_numpy(
-            {name: arguments[name] for name in (*kernel.arrays, *kernel.options)}
-        )
+        converted = cls.arguments_to_numpy({name: arguments[name] for name in kernel.arguments})
         if converted is DECLINED:
             return DECLINED
         first, second = converted.pop(kernel.arrays[0]), converted.pop(kernel.arrays[1])
@@ -120,9 +118,25 @@ class TorchBridge(Bridge):
     def any_watched(values: Any) -> bool:
         import torch
 
-        return torch.is_grad_enabled() and any(
-            isinstance(value, torch.Tensor) and value.requires_grad for value in values
-        )
+        if torch.is_grad_enabled():
+            for value in values:
+                if isinstance(value, torch.Tensor) and value.requires_grad:
+                    return True
+        return False
+
+    @classmethod
+    def arguments_to_numpy(cls, arguments: dict[str, Any]) -> dict[str, Any] | Declined:
+        """The tensors through `to_numpy`, the other arguments as they are."""
+        import torch
+
+        converted = dict(arguments)
+        for name, value in arguments.items():
+            if isinstance(value, torch.Tensor):
+                value = cls.to_numpy(value)
+                if value is DECLINED:
+                    return DECLINED
+                converted[name] = value
+        return converted
 
     @staticmethod
     def to_numpy(value: Any) -> Any:

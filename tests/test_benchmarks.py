@@ -164,3 +164,21 @@ def test_bench_dask():
         heads = table_heads(part, markdown=False)
         assert len(heads) == 4 and all(p in h for h in heads for p in providers), out
     assert "| 64x4 |" in out or re.search(r"^\s*64x4\s", out, re.M), out
+
+
+def test_bench_small():
+    need_torch()
+    args = ["--batch", "8", "--classes", "3", "--rounds", "1", "--batch-time", "0.001"]
+    out = run_script("bench_small.py", *args, "--markdown")
+    assert out.startswith("# Benchmark: the time of one call on small inputs"), out
+    head = "| case | kernels | xent us | torch us | xent / torch | range | goal | met |"
+    assert head in out, out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and line != head]
+    cases = ["value_and_grad(BCE with logits), NumPy (8,)", "BCEWithLogitsLoss (8,)"]
+    cases.append("CrossEntropyLoss (8, 3)")
+    assert [r.split(" | ")[:2] for r in rows] == [
+        [f"| {case}", kernels] for case in cases for kernels in ("on", "off")
+    ], out
+    for row in rows[2:]:  # the Modules: a torch time and a ratio
+        assert re.search(r"\| [\d.]+ \| [\d.]+ \| [\d.]+x \| [\d.]+-[\d.]+x \|", row), row
+    assert "other processes used" in out.splitlines()[-1]

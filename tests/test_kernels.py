@@ -25,7 +25,7 @@ import xent
 from helpers import assert_close, eps, largest
 from kernel_helpers import extension
 from xent import _binary, _kernels
-from xent._kernels import DECLINED, _ops
+from xent._kernels import DECLINED, _ops, _state
 
 isa = kh.isa_fixture
 
@@ -637,3 +637,29 @@ def test_extreme_values_match_reference(case, reduction, need_grad):
     if need_grad:
         grad_scale = w * (largest(x) + 1.0) * max(largest(pairs[1][1]), 1.0)
         assert_close(pairs[1][0], pairs[1][1], x.dtype, 64, grad_scale)
+
+
+@pytest.mark.parametrize(
+    ("value", "disabled"),
+    [("1", True), ("yes", True), (" ON ", True), ("0", False), ("off", False), ("", False)],
+)
+def test_the_switch_is_read_at_each_call(value, disabled, monkeypatch):
+    """XENT_DISABLE_KERNELS takes effect at the next call however it is set: through
+    monkeypatch, a plain assignment to os.environ and its deletion (_state reads the dict
+    behind os.environ), or with os.environ replaced by a mapping without one."""
+    import os
+
+    extension()
+    assert _state.extension() is not None
+    monkeypatch.setenv("XENT_DISABLE_KERNELS", value)
+    assert (_state.extension() is None) == disabled
+    monkeypatch.delenv("XENT_DISABLE_KERNELS")
+    assert _state.extension() is not None
+    os.environ["XENT_DISABLE_KERNELS"] = value
+    try:
+        assert (_state.extension() is None) == disabled
+    finally:
+        del os.environ["XENT_DISABLE_KERNELS"]
+    assert _state.extension() is not None
+    monkeypatch.setattr(os, "environ", {"XENT_DISABLE_KERNELS": value})
+    assert (_state.extension() is None) == disabled

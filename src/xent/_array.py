@@ -8,6 +8,7 @@ backends later. Nothing here knows about a loss.
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 from typing import Any
 
@@ -32,25 +33,29 @@ def is_array(value: Any) -> bool:
     return library(value) is not None
 
 
+@functools.cache
+def _compat(name: str) -> Any:
+    """array-api-compat's namespace module for NumPy or torch (imported once)."""
+    return importlib.import_module(f"array_api_compat.{name}")
+
+
 def namespace(*values: Any) -> Any:
     """The array namespace of the array arguments; NumPy's when none is an array.
 
     NumPy arrays mixed with the arrays of one other library (a NumPy target with a torch
     or JAX input, say) take that library's namespace, and `as_array` converts them.
     """
-    arrays = [v for v in values if is_array(v)]
-    libraries = {library(a) for a in arrays}
+    arrays, libraries = [], set()
+    for value in values:
+        name = library(value)
+        if name is not None:
+            arrays.append(value)
+            libraries.add(name)
     if len(libraries) > 1 and "numpy" in libraries:
         arrays = [a for a in arrays if library(a) != "numpy"]
         libraries.discard("numpy")
-    if not arrays or libraries == {"numpy"}:
-        import array_api_compat.numpy as np_compat
-
-        return np_compat
-    if libraries == {"torch"}:
-        import array_api_compat.torch as torch_compat
-
-        return torch_compat
+    if len(libraries) <= 1 and (not libraries or "numpy" in libraries or "torch" in libraries):
+        return _compat(libraries.pop() if libraries else "numpy")
     return array_api_compat.array_namespace(*arrays)
 
 
@@ -71,10 +76,9 @@ def device_of(array: Array) -> Any:
 
 def as_array(xp: Any, value: Any, *, like: Array | None = None, dtype: Any = None) -> Array:
     """`value` as an array of namespace `xp` (lists and scalars are converted)."""
-    if is_array(value) and not (library(value) == "numpy" and not is_numpy_namespace(xp)):
-        return (
-            value if dtype is None or value.dtype == dtype else xp.astype(value, dtype, copy=False)
-        )
+    name = library(value)
+    if name is not None and (name != "numpy" or is_numpy_namespace(xp)):
+        return value if dtype is None else astype(xp, value, dtype)
     device = None if like is None else device_of(like)
     return xp.asarray(value, dtype=dtype, device=device)
 
@@ -89,6 +93,20 @@ def to_numpy(array: Array) -> Any:
         return np.asarray(array)
     except (TypeError, ValueError, RuntimeError):  # e.g. array-api-strict: via DLPack
         return np.from_dlpack(array)
+
+
+def host_view(array: Array) -> Any:
+    """A NumPy view (no copy) of a NumPy array or of a CPU torch tensor NumPy can view;
+    None for anything else (other devices and libraries, bfloat16)."""
+    name = library(array)
+    if name == "numpy":
+        return array
+    if name != "torch" or not array.is_cpu:
+        return None
+    try:
+        return array.numpy()
+    except (TypeError, RuntimeError):  # requires grad, bfloat16, conjugate bits, torch.func
+        return None
 
 
 def index_dtype(xp: Any) -> Any:
@@ -187,8 +205,16 @@ def compute_dtype(xp: Any, dtype: Any) -> Any:
     return xp.float64 if dtype == xp.float64 else xp.float32
 
 
+def astype(xp: Any, array: Array, dtype: Any) -> Array:
+    """``xp.astype(array, dtype, copy=False)``: `array` itself when it has the dtype
+    (without the call, which costs a few us on small arrays)."""
+    return array if array.dtype == dtype else xp.astype(array, dtype, copy=False)
+
+
 def result_float_dtype(xp: Any, *dtypes: Any) -> Any:
     """Promotion of the floating dtypes among `dtypes` (integer ones are ignored)."""
+    if all(d == dtypes[0] for d in dtypes[1:]) and is_floating(xp, dtypes[0]):
+        return dtypes[0]  # one floating dtype: the common case, without a list
     floats = [d for d in dtypes if is_floating(xp, d)]
     same = all(d == floats[0] for d in floats[1:])
     return floats[0] if floats and same else xp.result_type(*floats)

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 from ._array import (
     Array,
     broadcasts_to,
+    host_view,
     is_floating,
     is_meta,
     is_traced,
@@ -165,11 +166,13 @@ def check_values(
     array: Array,
     ok: Callable[[Any, Any], Any],
     fail: Callable[[Any, Any], NoReturn],
-    valid: Array | None = None,
+    valid: Array | Callable[[Any, Any], Any] | None = None,
 ) -> Array:
     """A value-dependent check, on every backend: ``ok(module, values)`` is True where an
     element is fine (positions not ``valid`` are not checked); otherwise ``fail(values,
-    good)`` raises, given NumPy copies, to name the first offender.
+    good)`` raises, given NumPy copies, to name the first offender. ``valid`` is a mask
+    of the array's shape, or a function ``valid(module, values)`` giving it (for NumPy
+    arrays and CPU tensors, evaluated only when a value fails ``ok``).
 
     Returns the array to use from here on: for Dask, the same array with the check
     inserted into its graph (it raises when computed: xent computes nothing); under
@@ -181,13 +184,18 @@ def check_values(
     def numpy_check(values: Any, mask: Any = None) -> None:
         values = np.asarray(values)
         good = np.asarray(ok(np, values))
+        if good.all():  # the common case: no need of the mask
+            return
         if mask is not None:
-            good = good | ~np.asarray(mask)
+            good = good | ~(mask(np, values) if callable(mask) else to_numpy(mask))
         if not good.all():
             fail(values, good)
 
     if library(array) == "dask":
         import dask.array as da
+
+        if callable(valid):
+            valid = valid(xp, array)
 
         def checked(block: Any, *mask: Any) -> Any:
             numpy_check(block, *mask)
@@ -197,6 +205,14 @@ def check_values(
         return da.map_blocks(checked, array, *extra, dtype=array.dtype, meta=array._meta)
     if is_meta(array):  # torch meta tensors: shapes and dtypes only, no values
         return array
+    host = host_view(array)
+    if host is not None:
+        # NumPy arrays and CPU tensors (through their NumPy views): a NumPy operation
+        # on a small array costs a fraction of a torch one
+        numpy_check(host, valid)
+        return array
+    if callable(valid):
+        valid = valid(xp, array)
     good = ok(xp, array)
     if valid is not None:
         good = good | ~valid
@@ -258,11 +274,12 @@ def check_class_indices(
     xp: Any,
     target: Array,
     n_classes: int,
-    valid: Array | None,
+    valid: Array | Callable[[Any, Any], Any] | None,
     ignore_index: int | None,
     ignore_name: str = "ignore_index",
 ) -> Array:
-    """Every index (where `valid`) in [0, n_classes); IndexError naming the first that is not.
+    """Every index (where `valid`, a mask or a function of (module, target) giving it: see
+    `check_values`) in [0, n_classes); IndexError naming the first that is not.
 
     `target` may be floating (Keras labels): compared before any cast to integers.
     Returns the target to use from here on (see `check_values`).

@@ -17,6 +17,7 @@ from . import _kernels
 from ._array import (
     Array,
     as_array,
+    astype,
     broadcast_shape,
     compute_dtype,
     index_dtype,
@@ -96,8 +97,8 @@ def same_shape_pair(
     dtype = prediction.dtype
     ct = compute_dtype(xp, dtype)
     if target_through_prediction_dtype:
-        target = xp.astype(target, dtype, copy=False)
-    return xp, xp.astype(target, ct, copy=False), xp.astype(prediction, ct, copy=False), dtype
+        target = astype(xp, target, dtype)
+    return xp, astype(xp, target, ct), astype(xp, prediction, ct), dtype
 
 
 # --------------------------------------------------------------------------- PyTorch's
@@ -122,13 +123,13 @@ class Prepared:
         check(array)
         if array.dtype == self.x.dtype:  # x's dtype: the compute dtype, or a half kept
             return array
-        return self.xp.astype(array, self.compute_dtype, copy=False)
+        return astype(self.xp, array, self.compute_dtype)
 
     def result(self, loss: Array, grad: Array | None) -> tuple[Array, Array | None]:
         """The loss in the output dtype, the gradient in the input's."""
         xp = self.xp
-        loss = xp.astype(loss, self.out_dtype, copy=False)
-        return loss, None if grad is None else xp.astype(grad, self.input_dtype, copy=False)
+        loss = astype(xp, loss, self.out_dtype)
+        return loss, None if grad is None else astype(xp, grad, self.input_dtype)
 
 
 @dataclass
@@ -163,7 +164,7 @@ def prepare_binary(input: Any, target: Any, shape_message: str, *others: Any) ->
         # the kernel declines, gets float32 copies); so do weights of their dtype
         return Binary(xp, input, input.dtype, out_dtype, ct, y=target)
     # copy=False: no copy of arrays already in the compute dtype (none is written to)
-    x, y = xp.astype(input, ct, copy=False), xp.astype(target, ct, copy=False)
+    x, y = astype(xp, input, ct), astype(xp, target, ct)
     return Binary(xp, x, input.dtype, out_dtype, ct, y=y)
 
 
@@ -231,8 +232,8 @@ def prepare_broadcasting(
     dtypes = [a.dtype for _, a in arrays] if promote else [input.dtype]
     out_dtype = result_float_dtype(xp, *dtypes)
     ct = compute_dtype(xp, out_dtype)
-    x, y = xp.astype(input, ct, copy=False), xp.astype(target, ct, copy=False)
-    w = None if weight is None else xp.astype(weight, ct, copy=False)
+    x, y = astype(xp, input, ct), astype(xp, target, ct)
+    w = None if weight is None else astype(xp, weight, ct)
     return Broadcasting(xp, x, input.dtype, out_dtype, ct, y=y, weight=w)
 
 
@@ -325,7 +326,9 @@ def prepare_categorical(
             + (f", or class probabilities of the input's shape {shape}" if probabilities else ""),
         )
         unsigned64 = target.dtype == getattr(xp, "uint64", None)
-        target = xp.reshape(xp.astype(target, index_dtype(xp), copy=False), index_shape)
+        target = astype(xp, target, index_dtype(xp))
+        if tuple(target.shape) != index_shape:  # (1,) for a (C,) input
+            target = xp.reshape(target, index_shape)
         if unsigned64:
             target = _check_wrapped_uint64(xp, target, shape[class_axis])
         out_dtype = input.dtype
@@ -341,9 +344,9 @@ def prepare_categorical(
     ct = compute_dtype(xp, out_dtype)
     # half logits with index targets go to the kernel as they are (see prepare_binary)
     keep = is_index and _kernels.takes_halves(xp, input)
-    x = input if keep else xp.astype(input, ct, copy=False)
+    x = input if keep else astype(xp, input, ct)
     if not is_index:
-        target = xp.astype(target, ct, copy=False)
+        target = astype(xp, target, ct)
     return Categorical(
         xp, x, input.dtype, out_dtype, ct, target=target, is_index=is_index, class_axis=class_axis
     )

@@ -318,7 +318,7 @@ def cross_entropy(
         )
         return c.result(loss, grad)
     c.target = check_class_indices(
-        c.xp, c.target, c.n_classes, c.target != ignore_index, ignore_index
+        c.xp, c.target, c.n_classes, lambda m, t: t != ignore_index, ignore_index
     )
     loss, grad = _categorical.index_targets(
         c.xp,
@@ -378,7 +378,7 @@ def nll_loss(
     c = prepare_categorical(input, target, weight, probabilities=False, name="nll_loss")
     w = c.weight(weight)
     c.target = check_class_indices(
-        c.xp, c.target, c.n_classes, c.target != ignore_index, ignore_index
+        c.xp, c.target, c.n_classes, lambda m, t: t != ignore_index, ignore_index
     )
     loss, grad = _categorical.index_targets(
         c.xp,

@@ -77,6 +77,11 @@ class Kernel:
     only_when: Mapping[str, Any] = field(default_factory=dict)
     layout: str = "elementwise"
 
+    @functools.cached_property
+    def arguments(self) -> tuple[str, ...]:
+        """The names ``run`` is given: the two arrays, then the options."""
+        return (*self.arrays, *self.options)
+
 
 KERNELS: dict[str, Kernel] = {
     "binary_cross_entropy_with_logits": Kernel(
@@ -168,7 +173,7 @@ def _run_kernel(
     backend = BACKENDS.get(getattr(arguments["xp"], "__name__", ""))
     if backend is None or not backend.usable():
         return DECLINED
-    if any(arguments[name] != value for name, value in kernel.only_when.items()):
+    if kernel.only_when and any(arguments[k] != v for k, v in kernel.only_when.items()):
         return DECLINED
     first = kernel.arrays[0]
     if not backend.watched(arguments[first]):
@@ -176,8 +181,8 @@ def _run_kernel(
     # autograd watches the input: the kernel's gradient becomes its backward, unless
     # a gradient is asked for too (value_and_grad then returns the reference's, which
     # has a history) or another argument needs one (a weight or target, say)
-    if arguments["need_grad"] or any(
-        backend.watched(value) for name, value in arguments.items() if name != first
+    if arguments["need_grad"] or backend.any_watched(
+        [arguments[name] for name in kernel.arguments[1:]]
     ):
         return DECLINED
     return backend.with_autograd(

@@ -33,6 +33,11 @@ class Bridge:
         """Whether an autodiff system records operations on `value`."""
         return False
 
+    @classmethod
+    def any_watched(cls, values: Any) -> bool:
+        """Whether `watched` holds for one of `values`."""
+        return any(cls.watched(value) for value in values)
+
     @staticmethod
     def to_numpy(value: Any) -> Any:
         """`value` as a NumPy array sharing its memory (non-arrays as they are), or
@@ -61,12 +66,10 @@ class Bridge:
         """The kernel's Result in this library's array type, or DECLINED (the reference
         then runs): the record's arrays and options converted to NumPy, ``kernel.run``,
         and its loss and gradient converted back."""
-        converted = cls.arguments_to_numpy(
-            {name: arguments[name] for name in (*kernel.arrays, *kernel.options)}
-        )
+        converted = cls.arguments_to_numpy({name: arguments[name] for name in kernel.arguments})
         if converted is DECLINED:
             return DECLINED
-        first, second = (converted.pop(name) for name in kernel.arrays)
+        first, second = converted.pop(kernel.arrays[0]), converted.pop(kernel.arrays[1])
         result = kernel.run(first, second, **converted, need_grad=need_grad)
         if result is DECLINED:
             return DECLINED
@@ -112,13 +115,37 @@ class TorchBridge(Bridge):
         return isinstance(value, torch.Tensor) and value.requires_grad and torch.is_grad_enabled()
 
     @staticmethod
+    def any_watched(values: Any) -> bool:
+        import torch
+
+        if torch.is_grad_enabled():
+            for value in values:
+                if isinstance(value, torch.Tensor) and value.requires_grad:
+                    return True
+        return False
+
+    @classmethod
+    def arguments_to_numpy(cls, arguments: dict[str, Any]) -> dict[str, Any] | Declined:
+        """The tensors through `to_numpy`, the other arguments as they are."""
+        import torch
+
+        converted = dict(arguments)
+        for name, value in arguments.items():
+            if isinstance(value, torch.Tensor):
+                value = cls.to_numpy(value)
+                if value is DECLINED:
+                    return DECLINED
+                converted[name] = value
+        return converted
+
+    @staticmethod
     def to_numpy(value: Any) -> Any:
         import torch
 
         if not isinstance(value, torch.Tensor):
             return value
         if (
-            value.device.type != "cpu"
+            not value.is_cpu
             or value.requires_grad
             or value.is_conj()
             or value.is_neg()
@@ -137,9 +164,11 @@ class TorchBridge(Bridge):
 
         if value is None:
             return None
-        if getattr(value, "dtype", None) == BFLOAT16:
+        if not isinstance(value, np.ndarray):
+            value = np.asarray(value)
+        if value.dtype == BFLOAT16:
             return torch.from_numpy(value.view(np.int16)).view(torch.bfloat16)
-        return torch.from_numpy(np.asarray(value))
+        return torch.from_numpy(value)
 
     @staticmethod
     def with_autograd(

@@ -197,17 +197,16 @@ def binary(
         return DECLINED
     dtype = x.dtype
     shape, n = tuple(x.shape), x.size
-    operands = []
-    for operand in (weight, pos_weight):
+    operands = [(None, 0), (None, 0)]
+    for i, operand in enumerate((weight, pos_weight)):
         if operand is None or n == 0:
-            operands.append((None, 0))
             continue
         if not _supported_float(operand, dtype):
             return DECLINED
         periodic = _periodic(operand, shape, n)
         if periodic is None:
             return DECLINED
-        operands.append(periodic)
+        operands[i] = periodic
     (w, w_period), (pw, pw_period) = operands
     x, y = _contiguous(x), _contiguous(y)
     loss = _empty(ext, shape, dtype, x) if reduction == "none" else None

@@ -30,8 +30,28 @@ MAX_THREADS = 2**31 - 1
 MAX_CACHE_MB = 2**43 - 1  # (MAX_CACHE_MB + 1) << 20 == 2**63
 
 
+_SWITCH = "XENT_DISABLE_KERNELS"
+_SWITCH_KEY = os.environ.encodekey(_SWITCH)  # the key of os.environ's own dict
+
+
 def _disabled() -> bool:
-    return os.environ.get("XENT_DISABLE_KERNELS", "").strip().lower() not in _FALSY
+    """Whether XENT_DISABLE_KERNELS, as os.environ holds it now, turns the kernels off.
+
+    Read at every kernel call, so that setting or deleting it in os.environ (tests'
+    monkeypatch.setenv too) takes effect at once. It looks in the dict behind os.environ
+    (0.05 us) rather than calling os.environ.get (about 1 us when the variable is unset:
+    a KeyError raised and caught), and through .get where os.environ has no such dict
+    (replaced by another mapping)."""
+    environ = os.environ
+    data = getattr(environ, "_data", None)
+    if isinstance(data, dict):
+        raw = data.get(_SWITCH_KEY)
+        if raw is None:
+            return False
+        value = environ.decodevalue(raw)
+    else:
+        value = environ.get(_SWITCH, "")
+    return value.strip().lower() not in _FALSY
 
 
 def _load() -> ModuleType | None:

@@ -208,6 +208,7 @@ def _undefined_where_torch_divides_by_zero(
     return xp.where(undefined, xp.full_like(grad, math.nan), grad)
 
 
+@accelerated("probability_targets")  # no kernel: the reference's gradient for autograd
 def probability_targets(
     xp: Any,
     x: Array,

@@ -281,6 +281,95 @@ class SigmoidParts:
         return xp.where(self.nonneg, big, small), xp.where(self.nonneg, small, big)
 
 
+def torch_in_place(xp: Any, *arrays: Any) -> bool:
+    """Whether the torch forms of the helpers below may run: torch tensors (all of
+    `arrays`), no autograd recording on them, no torch.compile tracing. Those forms
+    write into temporaries of their own (in-place ops, fewer allocations and passes);
+    under autograd (double backward differentiates the reference) the array-API forms
+    run, whose derivatives autograd takes."""
+    if xp.__name__ != "array_api_compat.torch":
+        return False
+    import torch
+
+    if not all(isinstance(a, torch.Tensor) for a in arrays):
+        return False
+    if torch.is_grad_enabled() and any(a.requires_grad for a in arrays):
+        return False
+    return not torch.compiler.is_compiling()
+
+
+def logistic_terms(
+    xp: Any, a: Array, b: Array, x: Array, need_grad: bool
+) -> tuple[Array, Array | None]:
+    """(a softplus(x) + b softplus(-x), a sigmoid(x) - b sigmoid(-x) when `need_grad`),
+    elementwise, a and b of x's shape; a term whose coefficient is 0 is 0 even where its
+    softplus is infinite (x = +-inf), a nan in x, a or b gives nan.
+
+    torch (:func:`torch_in_place`): the loss as a relu(x) + b relu(-x) (0 * inf taken
+    as 0) + (a + b) log1p(exp(-|x|)), a sum of the same non-negative terms (for
+    a, b >= 0) without a select, and torch.sigmoid; four allocations in all."""
+    if torch_in_place(xp, a, b, x) and a.shape == x.shape == b.shape:
+        return _torch_logistic_terms(a, b, x, need_grad)
+    parts = SigmoidParts(xp, x)
+    loss = times_or_zero(xp, a, parts.softplus()) + times_or_zero(xp, b, parts.softplus_neg())
+    if not need_grad:
+        return loss, None
+    sig, sig_neg = parts.sigmoids()
+    return loss, a * sig - b * sig_neg
+
+
+def _torch_logistic_terms(a: Any, b: Any, x: Any, need_grad: bool) -> tuple[Any, Any]:
+    import torch
+
+    loss = torch.clamp(x, min=0).mul_(a)
+    scratch = torch.clamp(x, max=0)
+    loss.addcmul_(scratch, b, value=-1.0)  # a relu(x) + b relu(-x)
+    # nan here is 0 * inf (or a nan of x, a, b: the log1p term below carries those)
+    loss.nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
+    log1p_e = torch.abs(x, out=scratch).neg_().exp_().log1p_()
+    loss.addcmul_(log1p_e, a).addcmul_(log1p_e, b)
+    if not need_grad:
+        return loss, None
+    grad = torch.sigmoid(x).mul_(a)
+    sig_neg = torch.neg(x, out=scratch).sigmoid_()
+    return loss, grad.addcmul_(sig_neg, b, value=-1.0)
+
+
+def log_floored(xp: Any, positive: Array, value: Array, log: Any, floor: float) -> Array:
+    """max(log(value), floor), `floor` where not `positive` (value <= 0), without
+    evaluating log(0) (no divide warning). torch: log(value) clamped (log 0 = -inf there,
+    silently); `positive` must be value > 0 and value not nan."""
+    if torch_in_place(xp, value):
+        return log(value).clamp_(min=floor)
+    safe = xp.where(positive, value, xp.ones_like(value))
+    return xp.where(positive, xp.clip(log(safe), min=floor), xp.full_like(value, floor))
+
+
+def add_at_last(xp: Any, array: Array, index: Array, values: Array) -> Array:
+    """array[..., index] + values along the last axis (index and values of shape
+    array.shape[:-1]): torch scatters into `array` (which must be a temporary of the
+    caller's), others add a one-hot selection."""
+    if torch_in_place(xp, array, values):
+        return array.scatter_add_(-1, index[..., None], values[..., None])
+    hot = one_hot(xp, index, array.shape[-1])
+    return array + xp.where(hot, xp.expand_dims(values, axis=-1), xp.zeros_like(array))
+
+
+def times_owned(xp: Any, owned: Array, factor: Array) -> Array:
+    """owned * factor, where `owned` is a temporary of the caller's (torch multiplies it
+    in place when `factor` broadcasts to its shape)."""
+    if torch_in_place(xp, owned, factor) and broadcasts_to(tuple(factor.shape), owned.shape):
+        return owned.mul_(factor)
+    return owned * factor
+
+
+def minus_owned(xp: Any, owned: Array, other: Array) -> Array:
+    """owned - other, `owned` a temporary of the caller's (as :func:`times_owned`)."""
+    if torch_in_place(xp, owned, other) and broadcasts_to(tuple(other.shape), owned.shape):
+        return owned.sub_(other)
+    return owned - other
+
+
 def sigmoid(xp: Any, x: Array) -> Array:
     return SigmoidParts(xp, x).sigmoids()[0]
 
@@ -295,6 +384,10 @@ def log_softmax(xp: Any, x: Array) -> Array:
     """
     if x.shape[-1] == 0:
         return x
+    if torch_in_place(xp, x):  # torch's fused kernel: the same rule, nan rows included
+        import torch
+
+        return torch.log_softmax(x, dim=-1)
     top = xp.max(x, axis=-1, keepdims=True)
     finite = xp.isfinite(top)
     shifted = x - xp.where(finite, top, xp.zeros_like(top))

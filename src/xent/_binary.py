@@ -28,7 +28,9 @@ from ._array import (
     broadcast_shapes,
     divide_or_nan,
     divide_or_zero,
+    log_floored,
     log_or_minus_inf,
+    logistic_terms,
     stop_gradient,
     sum_to_shape,
     times_or_zero,
@@ -57,20 +59,14 @@ def logits_elementwise(
     xp: Any, x: Array, y: Array, pos_weight: Array | None, need_grad: bool
 ) -> tuple[Array, Array | None]:
     """(1 - y) softplus(x) + p y softplus(-x) and its derivative in x."""
-    parts = SigmoidParts(xp, x)
     neg = 1.0 - y
     pos = y if pos_weight is None else pos_weight * y
-    loss = times_or_zero(xp, neg, parts.softplus()) + times_or_zero(xp, pos, parts.softplus_neg())
-    if not need_grad:
-        return loss, None
-    sig, sig_neg = parts.sigmoids()
-    return loss, neg * sig - pos * sig_neg
+    return logistic_terms(xp, neg, pos, x, need_grad)
 
 
 def _floored_log(xp: Any, positive: Array, value: Array, log: Any) -> Array:
     """max(log(value), -100) without evaluating log(0) (so no divide warning)."""
-    safe = xp.where(positive, value, xp.ones_like(value))
-    return xp.where(positive, xp.clip(log(safe), min=LOG_FLOOR), xp.full_like(value, LOG_FLOOR))
+    return log_floored(xp, positive, value, log, LOG_FLOOR)
 
 
 @analytic_gradient

@@ -41,19 +41,21 @@ from typing import Any
 
 from ._array import (
     Array,
+    add_at_last,
     broadcast_shapes,
     device_of,
     divide_or_nan,
     divide_or_zero,
     log_or_minus_inf,
     log_softmax,
+    minus_owned,
     numel,
-    one_hot,
     stop_gradient,
     sum_to_shape,
     take_1d,
     take_last,
     times_or_zero,
+    times_owned,
     zero_d,
 )
 from ._binary import KERAS_EPSILON
@@ -99,19 +101,46 @@ def cross_entropy(
         loss = xp.where(mask, loss, xp.zeros_like(loss))
     if not need_grad:
         return loss, None
-    q = None if dense is None else xp.broadcast_to(dense, tuple(x.shape))
+    return loss, _gradient(xp, x, logp, dense, index, index_weight, mask, log_input)
+
+
+def _gradient(
+    xp: Any,
+    x: Array,
+    logp: Array,
+    dense: Array | None,
+    index: Array | None,
+    index_weight: Array | None,
+    mask: Array | None,
+    log_input: bool,
+) -> Array:
+    """(sum_c q_c) softmax(x) - q, or -q on log-probabilities, 0 where not `mask`: the
+    dense part subtracted as it broadcasts, the index part added at its classes
+    (no one-hot array on torch); the first term's row scale is a per-position array."""
+    shape = tuple(x.shape)
+    at_index = None
     if index is not None:
-        hot = xp.astype(one_hot(xp, index, x.shape[-1]), x.dtype, copy=False)
+        at_index = xp.ones(shape[:-1], dtype=x.dtype, device=device_of(x))
         if index_weight is not None:
-            hot = hot * xp.expand_dims(index_weight, axis=-1)
-        q = hot if q is None else q + hot
+            at_index = index_weight
+        if mask is not None:  # ignored positions: no mass, no index term
+            at_index = xp.where(mask, at_index, xp.zeros_like(at_index))
     if log_input:
-        grad = -q
+        grad = xp.zeros(shape, dtype=x.dtype, device=device_of(x))
     else:
-        grad = xp.sum(q, axis=-1, keepdims=True) * xp.exp(logp) - q
+        mass = None if dense is None else xp.sum(xp.broadcast_to(dense, shape), axis=-1)
+        if at_index is not None:
+            mass = at_index if mass is None else mass + at_index
+        if mask is not None:
+            mass = xp.where(mask, mass, xp.zeros_like(mass))
+        grad = times_owned(xp, xp.exp(logp), xp.expand_dims(mass, axis=-1))
+    if dense is not None:
+        grad = minus_owned(xp, grad, dense)
+    if at_index is not None:
+        grad = add_at_last(xp, grad, index, -at_index)
     if mask is not None:
         grad = xp.where(xp.expand_dims(mask, axis=-1), grad, xp.zeros_like(grad))
-    return loss, grad
+    return grad
 
 
 # --------------------------------------------------------------------------- layouts
@@ -202,10 +231,12 @@ def _undefined_where_torch_divides_by_zero(
     """PyTorch's gradient of a 'mean' whose denominator (sum of w_y) is 0: nan on every
     non-ignored position, over all its classes (through log_softmax), or only at its
     target class for nll_loss; 0 on ignored positions."""
-    undefined = xp.expand_dims(valid & (denominator == 0), axis=-1)
+    undefined = valid & (denominator == 0)
+    zeros = xp.zeros(tuple(undefined.shape), dtype=grad.dtype, device=device_of(grad))
+    nan_or_zero = xp.where(undefined, xp.full_like(zeros, math.nan), zeros)  # per position
     if log_input:
-        undefined = undefined & one_hot(xp, index, grad.shape[-1])
-    return xp.where(undefined, xp.full_like(grad, math.nan), grad)
+        return add_at_last(xp, grad, index, nan_or_zero)
+    return minus_owned(xp, grad, xp.expand_dims(nan_or_zero, axis=-1))
 
 
 @accelerated("probability_targets")  # no kernel: the reference's gradient for autograd

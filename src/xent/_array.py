@@ -335,14 +335,80 @@ def _torch_logistic_terms(a: Any, b: Any, x: Any, need_grad: bool) -> tuple[Any,
     return loss, grad.addcmul_(sig_neg, b, value=-1.0)
 
 
-def log_floored(xp: Any, positive: Array, value: Array, log: Any, floor: float) -> Array:
-    """max(log(value), floor), `floor` where not `positive` (value <= 0), without
-    evaluating log(0) (no divide warning). torch: log(value) clamped (log 0 = -inf there,
-    silently); `positive` must be value > 0 and value not nan."""
-    if torch_in_place(xp, value):
-        return log(value).clamp_(min=floor)
+def log_floored(xp: Any, p: Array, floor: float, *, complement: bool = False) -> Array:
+    """max(log(p), floor), or max(log(1 - p), floor) (as log1p(-p)) with `complement`,
+    `floor` where p is 0 (1), without evaluating log(0) (no divide warning), for p in
+    [0, 1]. torch: the log (log 0 = -inf there, silently) clamped in place."""
+    if torch_in_place(xp, p):
+        import torch
+
+        log = torch.neg(p).log1p_() if complement else torch.log(p)
+        return log.clamp_(min=floor)
+    positive, value, log = (p < 1, -p, xp.log1p) if complement else (p > 0, p, xp.log)
     safe = xp.where(positive, value, xp.ones_like(value))
     return xp.where(positive, xp.clip(log(safe), min=floor), xp.full_like(value, floor))
+
+
+def plus_product_owned(
+    xp: Any, owned: Array, a: Array | float, b: Array, *, scale: float = 1.0
+) -> Array:
+    """owned + scale (a * b) (scale 1 or -1), `owned` a temporary of the caller's (torch:
+    add_ or addcmul_ in place, where a * b broadcasts to its shape)."""
+    if isinstance(a, int | float):
+        if torch_in_place(xp, owned, b) and b.shape == owned.shape:
+            return owned.add_(b, alpha=scale * a)
+    elif torch_in_place(xp, owned, a, b) and broadcast_shape(tuple(a.shape), tuple(b.shape)) in (
+        tuple(owned.shape),
+        tuple(owned.shape)[1:],
+    ):
+        return owned.addcmul_(a, b, value=scale)
+    return owned + a * b if scale == 1 else owned - a * b
+
+
+def exp_owned(xp: Any, owned: Array) -> Array:
+    """exp(owned), `owned` a temporary of the caller's (torch: exp_ in place)."""
+    return owned.exp_() if torch_in_place(xp, owned) else xp.exp(owned)
+
+
+def class_sum(xp: Any, coef: Array, logp: Array) -> Array:
+    """sum_c coef_c logp_c over the last axis, a term 0 where its coefficient is (a -inf
+    log-probability with coefficient 0 gives 0, :func:`times_or_zero`); coef broadcasts
+    to logp's shape. torch: the products with every nan taken as 0 (no select), then a
+    row that held a nan (logp's: a row without a softmax; or coef's) made nan again."""
+    if not torch_in_place(xp, coef, logp):
+        return xp.sum(times_or_zero(xp, coef, logp), axis=-1)
+    import torch
+
+    products = torch.mul(logp, coef).nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
+    total = products.sum(dim=-1)
+    undefined = torch.isnan(torch.amax(logp, dim=-1)) | torch.isnan(coef.sum(dim=-1))
+    return torch.where(undefined, math.nan, total)
+
+
+def zero_rows(xp: Any, grad: Array, keep: Array) -> Array:
+    """where(keep[..., None], grad, 0), for a gradient `grad` (a temporary of the
+    caller's) that is 0 already in the rows not kept wherever it is not nan, and in each
+    row nan throughout or nowhere. torch: every nan taken as 0 in place, then the rows
+    kept that were nan made nan again (two passes, no select, no allocation)."""
+    if not torch_in_place(xp, grad, keep):
+        return xp.where(xp.expand_dims(keep, axis=-1), grad, xp.zeros_like(grad))
+    import torch
+
+    was_nan = torch.isnan(torch.amax(grad, dim=-1)) & keep
+    poison = torch.where(was_nan, math.nan, 0.0).to(grad.dtype)
+    grad.nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
+    return grad.add_(poison[..., None])
+
+
+def product_or_zero(xp: Any, coef: Array, value: Array) -> Array:
+    """coef * value with 0 where coef is 0 and value infinite (:func:`times_or_zero`), for a
+    term added to one that carries any nan of the inputs: torch takes every nan of the
+    product as 0 (one multiply and nan_to_num in place, no select)."""
+    if torch_in_place(xp, coef, value):
+        import torch
+
+        return torch.mul(coef, value).nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
+    return times_or_zero(xp, coef, value)
 
 
 def add_at_last(xp: Any, array: Array, index: Array, values: Array) -> Array:
@@ -355,12 +421,28 @@ def add_at_last(xp: Any, array: Array, index: Array, values: Array) -> Array:
     return array + xp.where(hot, xp.expand_dims(values, axis=-1), xp.zeros_like(array))
 
 
-def times_owned(xp: Any, owned: Array, factor: Array) -> Array:
+def times_owned(xp: Any, owned: Array, factor: Array | float) -> Array:
     """owned * factor, where `owned` is a temporary of the caller's (torch multiplies it
-    in place when `factor` broadcasts to its shape)."""
+    in place when `factor`, an array or a number, broadcasts to its shape)."""
+    if isinstance(factor, int | float) and torch_in_place(xp, owned):
+        return owned.mul_(factor)
     if torch_in_place(xp, owned, factor) and broadcasts_to(tuple(factor.shape), owned.shape):
         return owned.mul_(factor)
     return owned * factor
+
+
+def clip_owned(xp: Any, owned: Array, minimum: float) -> Array:
+    """max(owned, minimum) (nan stays nan), `owned` a temporary of the caller's."""
+    if torch_in_place(xp, owned):
+        return owned.clamp_(min=minimum)
+    return xp.clip(owned, min=minimum)
+
+
+def divide_owned(xp: Any, owned: Array, other: Array) -> Array:
+    """owned / other, `owned` a temporary of the caller's (other of its shape)."""
+    if torch_in_place(xp, owned, other) and broadcasts_to(tuple(other.shape), owned.shape):
+        return owned.div_(other)
+    return owned / other
 
 
 def minus_owned(xp: Any, owned: Array, other: Array) -> Array:
@@ -368,6 +450,15 @@ def minus_owned(xp: Any, owned: Array, other: Array) -> Array:
     if torch_in_place(xp, owned, other) and broadcasts_to(tuple(other.shape), owned.shape):
         return owned.sub_(other)
     return owned - other
+
+
+def sigmoids(xp: Any, x: Array) -> tuple[Array, Array]:
+    """(sigmoid(x), sigmoid(-x)), each accurate in its tail (torch: torch.sigmoid)."""
+    if torch_in_place(xp, x):
+        import torch
+
+        return torch.sigmoid(x), torch.neg(x).sigmoid_()
+    return SigmoidParts(xp, x).sigmoids()
 
 
 def sigmoid(xp: Any, x: Array) -> Array:

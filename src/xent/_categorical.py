@@ -43,13 +43,16 @@ from ._array import (
     Array,
     add_at_last,
     broadcast_shapes,
+    class_sum,
     device_of,
     divide_or_nan,
     divide_or_zero,
+    exp_owned,
     log_or_minus_inf,
     log_softmax,
     minus_owned,
     numel,
+    plus_product_owned,
     stop_gradient,
     sum_to_shape,
     take_1d,
@@ -57,6 +60,7 @@ from ._array import (
     times_or_zero,
     times_owned,
     zero_d,
+    zero_rows,
 )
 from ._binary import KERAS_EPSILON
 from ._kernels import accelerated
@@ -89,7 +93,7 @@ def cross_entropy(
     logp = x if log_input else log_softmax(xp, x)
     loss = None
     if dense is not None:
-        loss = -xp.sum(times_or_zero(xp, dense, logp), axis=-1)
+        loss = -class_sum(xp, dense, logp)
     if index is not None:
         picked = take_last(xp, logp, index)
         term = -picked if index_weight is None else -times_or_zero(xp, index_weight, picked)
@@ -133,13 +137,17 @@ def _gradient(
             mass = at_index if mass is None else mass + at_index
         if mask is not None:
             mass = xp.where(mask, mass, xp.zeros_like(mass))
-        grad = times_owned(xp, xp.exp(logp), xp.expand_dims(mass, axis=-1))
-    if dense is not None:
+        # softmax(x) = exp(logp), logp being ours (log_softmax's) to overwrite
+        grad = times_owned(xp, exp_owned(xp, logp), xp.expand_dims(mass, axis=-1))
+    if dense is not None and mask is None:
         grad = minus_owned(xp, grad, dense)
+    elif dense is not None:  # the dense part of the positions kept only
+        keep = xp.expand_dims(xp.astype(mask, x.dtype, copy=False), axis=-1)
+        grad = plus_product_owned(xp, grad, keep, dense, scale=-1.0)
     if at_index is not None:
         grad = add_at_last(xp, grad, index, -at_index)
-    if mask is not None:
-        grad = xp.where(xp.expand_dims(mask, axis=-1), grad, xp.zeros_like(grad))
+    if mask is not None:  # 0 there already, but for rows without a softmax (nan)
+        grad = zero_rows(xp, grad, mask)
     return grad
 
 

@@ -17,7 +17,7 @@ from ._checks import (
     check_gamma,
     check_ignore_index,
     check_label_smoothing,
-    check_unit_interval,
+    check_unit_intervals,
     kl_div_reduction,
     legacy_reduction,
     torch_reduction,
@@ -92,9 +92,8 @@ def binary_cross_entropy(
     )
     w = b.operand(weight, "weight")
     xp = b.xp
-    x = check_unit_interval(xp, b.x, "input")
     valid = None if ignore_index is None else b.y != ignore_index
-    y = check_unit_interval(xp, b.y, "target", valid)
+    x, y = check_unit_intervals(xp, [(b.x, "input", None), (b.y, "target", valid)])
     loss, grad = _binary.binary_cross_entropy(
         xp,
         x,

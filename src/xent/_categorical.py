@@ -59,6 +59,7 @@ from ._array import (
     take_last,
     times_or_zero,
     times_owned,
+    torch_in_place,
     zero_d,
     zero_rows,
 )
@@ -79,8 +80,10 @@ def cross_entropy(
     mask: Array | None = None,
     log_input: bool = False,
     need_grad: bool = False,
+    grad_scale: Array | None = None,
 ) -> tuple[Array, Array | None]:
-    """-sum_c q_c l_c per position (shape x.shape[:-1]) and its gradient in x.
+    """-sum_c q_c l_c per position (shape x.shape[:-1]) and its gradient in x (times
+    ``grad_scale``, a 0-d array, when given: a 'mean' folded into q's coefficients).
 
     Args:
         x: logits (log-probabilities when ``log_input``), classes on the last axis.
@@ -105,6 +108,10 @@ def cross_entropy(
         loss = xp.where(mask, loss, xp.zeros_like(loss))
     if not need_grad:
         return loss, None
+    if grad_scale is not None:
+        dense = None if dense is None else dense * grad_scale
+        if index is not None:
+            index_weight = grad_scale if index_weight is None else index_weight * grad_scale
     return loss, _gradient(xp, x, logp, dense, index, index_weight, mask, log_input)
 
 
@@ -216,6 +223,15 @@ def index_targets(
             weight = xp.ones((n_classes,), dtype=x.dtype, device=device_of(x))
         dense = (label_smoothing / n_classes) * weight
         index_weight = (1.0 - label_smoothing) * w_y
+    denominator = xp.sum(w_y)
+    # torch, on logits: the 'mean' scales the gradient's coefficients (one pass fewer;
+    # 1 / 0 = inf gives nan rows, which zero_rows makes nan throughout, or 0 if ignored)
+    folded = need_grad and reduction == "mean" and not log_input and torch_in_place(xp, x)
+    scale = None
+    if folded:
+        zero = denominator == 0
+        safe_denominator = xp.where(zero, xp.ones_like(denominator), denominator)
+        scale = xp.where(zero, xp.full_like(denominator, math.inf), 1.0 / safe_denominator)
     loss, grad = cross_entropy(
         xp,
         x,
@@ -225,10 +241,11 @@ def index_targets(
         mask=valid,
         log_input=log_input,
         need_grad=need_grad,
+        grad_scale=scale,
     )
-    denominator = xp.sum(w_y)
-    loss, grad = torch_reduce(xp, loss, grad, reduction, denominator)
-    if grad is not None and reduction == "mean":
+    loss, unfolded = torch_reduce(xp, loss, None if folded else grad, reduction, denominator)
+    grad = grad if folded else unfolded
+    if grad is not None and reduction == "mean" and not folded:
         grad = _undefined_where_torch_divides_by_zero(xp, grad, valid, safe, denominator, log_input)
     return loss, _classes_back(xp, grad, class_axis)
 

@@ -72,7 +72,8 @@ def binary_cross_entropy(
     Raises ValueError for a target of another shape, an input or target outside
     [0, 1] (NaN included), a weight that does not broadcast to the input, an
     unknown reduction or a label_smoothing outside [0, 1]; TypeError for a
-    non-floating input.
+    non-floating input. The range check reads one bool back from the arrays' device per
+    call (input and target together), as PyTorch checks its input.
 
     Gradient (``xent.value_and_grad``): PyTorch's
     ``w (x - y) / max(x (1 - x), 1e-12)``, divided by the 'mean' denominator.

@@ -385,17 +385,17 @@ def class_sum(xp: Any, coef: Array, logp: Array) -> Array:
     return torch.where(undefined, math.nan, total)
 
 
-def zero_rows(xp: Any, grad: Array, keep: Array) -> Array:
+def zero_rows(xp: Any, grad: Array, keep: Array, nan_rows: Array) -> Array:
     """where(keep[..., None], grad, 0), for a gradient `grad` (a temporary of the
     caller's) that is 0 already in the rows not kept wherever it is not nan, and in each
-    row nan throughout or nowhere. torch: every nan taken as 0 in place, then the rows
-    kept that were nan made nan again (two passes, no select, no allocation)."""
+    row nan throughout or nowhere, `nan_rows` (per row) saying where. torch: every nan
+    taken as 0 in place, then the rows kept that were nan made nan again (two passes, no
+    select, no allocation)."""
     if not torch_in_place(xp, grad, keep):
         return xp.where(xp.expand_dims(keep, axis=-1), grad, xp.zeros_like(grad))
     import torch
 
-    was_nan = torch.isnan(torch.amax(grad, dim=-1)) & keep
-    poison = torch.where(was_nan, math.nan, 0.0).to(grad.dtype)
+    poison = torch.where(nan_rows & keep, math.nan, 0.0).to(grad.dtype)
     grad.nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
     return grad.add_(poison[..., None])
 

@@ -104,6 +104,11 @@ def cross_entropy(
     if loss is None:
         raise ValueError("cross_entropy needs a dense or an index target")
     loss = zero_d(xp, loss)  # one position: a 0-d array
+    # the positions whose gradient is nan throughout: a row without a softmax (or a nan
+    # weight) has a nan loss; a 'mean' over a zero total weight scales by inf
+    nan_rows = xp.isnan(loss) if need_grad and mask is not None else None
+    if grad_scale is not None and nan_rows is not None:
+        nan_rows = nan_rows | xp.isinf(grad_scale)
     if mask is not None:
         loss = xp.where(mask, loss, xp.zeros_like(loss))
     if not need_grad:
@@ -112,7 +117,10 @@ def cross_entropy(
         dense = None if dense is None else dense * grad_scale
         if index is not None:
             index_weight = grad_scale if index_weight is None else index_weight * grad_scale
-    return loss, _gradient(xp, x, logp, dense, index, index_weight, mask, log_input)
+    grad = _gradient(xp, x, logp, dense, index, index_weight, mask, log_input)
+    if mask is not None:  # 0 there already, but for rows without a softmax (nan)
+        grad = zero_rows(xp, grad, mask, nan_rows)
+    return loss, grad
 
 
 def _gradient(
@@ -125,9 +133,10 @@ def _gradient(
     mask: Array | None,
     log_input: bool,
 ) -> Array:
-    """(sum_c q_c) softmax(x) - q, or -q on log-probabilities, 0 where not `mask`: the
-    dense part subtracted as it broadcasts, the index part added at its classes
-    (no one-hot array on torch); the first term's row scale is a per-position array."""
+    """(sum_c q_c) softmax(x) - q, or -q on log-probabilities, with no mass where not
+    `mask` (rows without a softmax aside: the caller zeroes them): the dense part
+    subtracted as it broadcasts, the index part added at its classes (no one-hot array
+    on torch); the first term's row scale is a per-position array."""
     shape = tuple(x.shape)
     at_index = None
     if index is not None:
@@ -153,8 +162,6 @@ def _gradient(
         grad = plus_product_owned(xp, grad, keep, dense, scale=-1.0)
     if at_index is not None:
         grad = add_at_last(xp, grad, index, -at_index)
-    if mask is not None:  # 0 there already, but for rows without a softmax (nan)
-        grad = zero_rows(xp, grad, mask)
     return grad
 
 

@@ -370,19 +370,23 @@ def exp_owned(xp: Any, owned: Array) -> Array:
     return owned.exp_() if torch_in_place(xp, owned) else xp.exp(owned)
 
 
-def class_sum(xp: Any, coef: Array, logp: Array) -> Array:
+def class_sum(
+    xp: Any, coef: Array, logp: Array, coef_total: Array, *, whole_rows: bool = False
+) -> Array:
     """sum_c coef_c logp_c over the last axis, a term 0 where its coefficient is (a -inf
     log-probability with coefficient 0 gives 0, :func:`times_or_zero`); coef broadcasts
-    to logp's shape. torch: the products with every nan taken as 0 (no select), then a
-    row that held a nan (logp's: a row without a softmax; or coef's) made nan again."""
-    if not torch_in_place(xp, coef, logp):
+    to logp's shape, `coef_total` is its sum over the classes. torch: the products with
+    every nan taken as 0 (no select), then a row that held a nan made nan again: one of
+    coef (its total is nan) or of logp (its maximum is; with `whole_rows`, logp's rows
+    are nan throughout or nowhere, as log_softmax's, and its first class tells)."""
+    if not torch_in_place(xp, coef, logp, coef_total):
         return xp.sum(times_or_zero(xp, coef, logp), axis=-1)
     import torch
 
     products = torch.mul(logp, coef).nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
     total = products.sum(dim=-1)
-    undefined = torch.isnan(torch.amax(logp, dim=-1)) | torch.isnan(coef.sum(dim=-1))
-    return torch.where(undefined, math.nan, total)
+    probe = logp[..., 0] if whole_rows else torch.amax(logp, dim=-1)
+    return torch.where(torch.isnan(probe) | torch.isnan(coef_total), math.nan, total)
 
 
 def zero_rows(xp: Any, grad: Array, keep: Array, nan_rows: Array) -> Array:

@@ -48,6 +48,7 @@ from ._array import (
     divide_or_nan,
     divide_or_zero,
     exp_owned,
+    is_array,
     log_or_minus_inf,
     log_softmax,
     minus_owned,
@@ -80,10 +81,11 @@ def cross_entropy(
     mask: Array | None = None,
     log_input: bool = False,
     need_grad: bool = False,
-    grad_scale: Array | None = None,
+    grad_scale: Array | float | None = None,
 ) -> tuple[Array, Array | None]:
     """-sum_c q_c l_c per position (shape x.shape[:-1]) and its gradient in x (times
-    ``grad_scale``, a 0-d array, when given: a 'mean' folded into q's coefficients).
+    ``grad_scale``, a number or a 0-d array, when given: a 'mean' folded into q's
+    coefficients).
 
     Args:
         x: logits (log-probabilities when ``log_input``), classes on the last axis.
@@ -94,9 +96,12 @@ def cross_entropy(
             are 0 whatever x holds (ignored positions).
     """
     logp = x if log_input else log_softmax(xp, x)
+    shape = tuple(x.shape)
+    # per position: sum_c of the dense part (its nan rows, and the gradient's mass)
+    dense_mass = None if dense is None else xp.sum(xp.broadcast_to(dense, shape), axis=-1)
     loss = None
     if dense is not None:
-        loss = -class_sum(xp, dense, logp)
+        loss = -class_sum(xp, dense, logp, dense_mass, whole_rows=not log_input)
     if index is not None:
         picked = take_last(xp, logp, index)
         term = -picked if index_weight is None else -times_or_zero(xp, index_weight, picked)
@@ -107,17 +112,15 @@ def cross_entropy(
     # the positions whose gradient is nan throughout: a row without a softmax (or a nan
     # weight) has a nan loss; a 'mean' over a zero total weight scales by inf
     nan_rows = xp.isnan(loss) if need_grad and mask is not None else None
-    if grad_scale is not None and nan_rows is not None:
+    if is_array(grad_scale) and nan_rows is not None:
         nan_rows = nan_rows | xp.isinf(grad_scale)
     if mask is not None:
         loss = xp.where(mask, loss, xp.zeros_like(loss))
     if not need_grad:
         return loss, None
-    if grad_scale is not None:
-        dense = None if dense is None else dense * grad_scale
-        if index is not None:
-            index_weight = grad_scale if index_weight is None else index_weight * grad_scale
-    grad = _gradient(xp, x, logp, dense, index, index_weight, mask, log_input)
+    grad = _gradient(
+        xp, x, logp, dense, dense_mass, index, index_weight, mask, log_input, grad_scale
+    )
     if mask is not None:  # 0 there already, but for rows without a softmax (nan)
         grad = zero_rows(xp, grad, mask, nan_rows)
     return loss, grad
@@ -128,15 +131,17 @@ def _gradient(
     x: Array,
     logp: Array,
     dense: Array | None,
+    dense_mass: Array | None,
     index: Array | None,
     index_weight: Array | None,
     mask: Array | None,
     log_input: bool,
+    scale: Array | float | None,
 ) -> Array:
-    """(sum_c q_c) softmax(x) - q, or -q on log-probabilities, with no mass where not
-    `mask` (rows without a softmax aside: the caller zeroes them): the dense part
-    subtracted as it broadcasts, the index part added at its classes (no one-hot array
-    on torch); the first term's row scale is a per-position array."""
+    """scale ((sum_c q_c) softmax(x) - q), or -scale q on log-probabilities, with no mass
+    where not `mask` (rows without a softmax aside: the caller zeroes them): the dense
+    part subtracted as it broadcasts, the index part added at its classes (no one-hot
+    array on torch); the first term's row scale is a per-position array."""
     shape = tuple(x.shape)
     at_index = None
     if index is not None:
@@ -145,21 +150,29 @@ def _gradient(
             at_index = index_weight
         if mask is not None:  # ignored positions: no mass, no index term
             at_index = xp.where(mask, at_index, xp.zeros_like(at_index))
+        if scale is not None:
+            at_index = at_index * scale
     if log_input:
         grad = xp.zeros(shape, dtype=x.dtype, device=device_of(x))
     else:
-        mass = None if dense is None else xp.sum(xp.broadcast_to(dense, shape), axis=-1)
+        mass = dense_mass
+        if mass is not None and scale is not None:
+            mass = mass * scale
         if at_index is not None:
             mass = at_index if mass is None else mass + at_index
         if mask is not None:
             mass = xp.where(mask, mass, xp.zeros_like(mass))
         # softmax(x) = exp(logp), logp being ours (log_softmax's) to overwrite
         grad = times_owned(xp, exp_owned(xp, logp), xp.expand_dims(mass, axis=-1))
-    if dense is not None and mask is None:
+    if dense is not None and mask is None and scale is None:
         grad = minus_owned(xp, grad, dense)
+    elif dense is not None and mask is None:
+        grad = plus_product_owned(xp, grad, scale, dense, scale=-1.0)
     elif dense is not None:  # the dense part of the positions kept only
         keep = xp.expand_dims(xp.astype(mask, x.dtype, copy=False), axis=-1)
-        grad = plus_product_owned(xp, grad, keep, dense, scale=-1.0)
+        grad = plus_product_owned(
+            xp, grad, keep, dense if scale is None else dense * scale, scale=-1.0
+        )
     if at_index is not None:
         grad = add_at_last(xp, grad, index, -at_index)
     return grad
@@ -292,10 +305,13 @@ def probability_targets(
     n_classes = x.shape[-1]
     t = smooth_targets(t, label_smoothing, n_classes)
     dense = t if weight is None else t * weight
-    loss, grad = cross_entropy(xp, x, dense=dense, need_grad=need_grad)
     positions = numel(tuple(x.shape)) // n_classes if n_classes else 0  # 0 gives nan
-    loss, grad = torch_reduce(xp, loss, grad, reduction, positions)
-    return loss, _classes_back(xp, grad, class_axis)
+    # torch: the 'mean' scales the gradient's coefficients (one pass fewer)
+    folded = need_grad and reduction == "mean" and positions and torch_in_place(xp, x)
+    scale = 1.0 / positions if folded else None
+    loss, grad = cross_entropy(xp, x, dense=dense, need_grad=need_grad, grad_scale=scale)
+    loss, unfolded = torch_reduce(xp, loss, None if folded else grad, reduction, positions)
+    return loss, _classes_back(xp, grad if folded else unfolded, class_axis)
 
 
 # --------------------------------------------------------------------------- Keras

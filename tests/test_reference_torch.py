@@ -305,3 +305,19 @@ def test_rows_without_a_softmax_as_the_numpy_reference(torch, reduction):
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-14)
     assert np.isfinite(loss[0]) and np.isnan(loss[1])
     np.testing.assert_array_equal(np.isnan(grad), np.isnan(ref_grad))
+
+
+@pytest.mark.parametrize("name", ["bce_with_logits_plain", "cross_entropy_smoothing"])
+def test_torch_func_grad_and_vmap_run_the_array_api_forms(torch, name):
+    """torch.func transforms wrap the tensors: no autograd Function, no in-place forms;
+    torch.func.grad gives torch's gradient and vmap the per-sample losses."""
+    fn, oracle, x0 = case(torch, name, "float64")
+    grad = torch.func.grad(lambda a: fn(a, reduction="sum"))(x0)
+    x = x0.clone().requires_grad_()
+    oracle(x, reduction="sum").backward()
+    np.testing.assert_allclose(grad.numpy(), x.grad.numpy(), rtol=1e-12, atol=1e-15)
+    y = torch.rand(x0.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    bce = xent.binary_cross_entropy_with_logits
+    per_row = torch.func.vmap(lambda a, b: bce(a, b, reduction="sum"))(x0, y)
+    want = torch.nn.functional.binary_cross_entropy_with_logits(x0, y, reduction="none")
+    np.testing.assert_allclose(per_row.numpy(), want.sum(1).numpy(), rtol=1e-12)

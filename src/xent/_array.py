@@ -283,7 +283,8 @@ class SigmoidParts:
 
 def torch_in_place(xp: Any, *arrays: Any) -> bool:
     """Whether the torch forms of the helpers below may run: torch tensors (all of
-    `arrays`), no autograd recording on them, no torch.compile tracing. Those forms
+    `arrays`), no autograd recording on them, no torch.compile tracing, no torch.func
+    transform. Those forms
     write into temporaries of their own (in-place ops, fewer allocations and passes);
     under autograd (double backward differentiates the reference) the array-API forms
     run, whose derivatives autograd takes."""
@@ -295,7 +296,8 @@ def torch_in_place(xp: Any, *arrays: Any) -> bool:
         return False
     if torch.is_grad_enabled() and any(a.requires_grad for a in arrays):
         return False
-    return not torch.compiler.is_compiling()
+    wrapped = torch._C._functorch.is_functorch_wrapped_tensor  # torch.func: vmap, grad
+    return not (torch.compiler.is_compiling() or any(wrapped(a) for a in arrays))
 
 
 def logistic_terms(

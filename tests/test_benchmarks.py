@@ -127,6 +127,23 @@ def test_bench_half():
     assert "other processes used" in out.splitlines()[-1]
 
 
+def test_bench_reference_torch():
+    """One row per loss and option, both providers, a ratio and a spread each."""
+    need_torch()
+    args = ["--bce-exp", "4", "--rows", "4", "--classes", "4", "--rounds", "1"]
+    out = run_script("bench_reference_torch.py", *args, "--batch-time", "0.001", "--markdown")
+    assert out.startswith("# Benchmark: xent's reference on torch tensors"), out
+    heads = table_heads(out, markdown=True)
+    assert heads == [
+        ["config", "elements", "xent reference M/s", "torch M/s", "ratio", "spread"]
+    ], out
+    names = ["bce_logits", "bce", "focal", "ce", "ce_weight", "ce_smoothing", "ce_ignore"]
+    names += ["ce_probs", "ce_probs_weight", "ce_probs_smoothing"]
+    for name in names:
+        assert re.search(rf"^\| {name} \| 16 \| [\d,]+ \| [\d,]+ \| [\d.]+x \|", out, re.M), out
+    assert "other processes used" in out.splitlines()[-1]
+
+
 def test_bench_eval():
     if not installed("pyarrow"):
         pytest.skip("the script writes its Parquet file with pyarrow (not installed)")

@@ -307,6 +307,192 @@ class SigmoidParts:
         return xp.where(self.nonneg, big, small), xp.where(self.nonneg, small, big)
 
 
+def torch_in_place(xp: Any, *arrays: Any) -> bool:
+    """Whether the torch forms of the helpers below may run: torch tensors (all of
+    `arrays`), no autograd recording on them, no torch.compile tracing, no torch.func
+    transform. Those forms
+    write into temporaries of their own (in-place ops, fewer allocations and passes);
+    under autograd (double backward differentiates the reference) the array-API forms
+    run, whose derivatives autograd takes."""
+    if xp.__name__ != "array_api_compat.torch":
+        return False
+    import torch
+
+    if not all(isinstance(a, torch.Tensor) for a in arrays):
+        return False
+    if torch.is_grad_enabled() and any(a.requires_grad for a in arrays):
+        return False
+    wrapped = torch._C._functorch.is_functorch_wrapped_tensor  # torch.func: vmap, grad
+    return not (torch.compiler.is_compiling() or any(wrapped(a) for a in arrays))
+
+
+def logistic_terms(
+    xp: Any, a: Array, b: Array, x: Array, need_grad: bool
+) -> tuple[Array, Array | None]:
+    """(a softplus(x) + b softplus(-x), a sigmoid(x) - b sigmoid(-x) when `need_grad`),
+    elementwise, a and b of x's shape; a term whose coefficient is 0 is 0 even where its
+    softplus is infinite (x = +-inf), a nan in x, a or b gives nan.
+
+    torch (:func:`torch_in_place`): the loss as a relu(x) + b relu(-x) (0 * inf taken
+    as 0) + (a + b) log1p(exp(-|x|)), a sum of the same non-negative terms (for
+    a, b >= 0) without a select, and torch.sigmoid; four allocations in all."""
+    if torch_in_place(xp, a, b, x) and a.shape == x.shape == b.shape:
+        return _torch_logistic_terms(a, b, x, need_grad)
+    parts = SigmoidParts(xp, x)
+    loss = times_or_zero(xp, a, parts.softplus()) + times_or_zero(xp, b, parts.softplus_neg())
+    if not need_grad:
+        return loss, None
+    sig, sig_neg = parts.sigmoids()
+    return loss, a * sig - b * sig_neg
+
+
+def _torch_logistic_terms(a: Any, b: Any, x: Any, need_grad: bool) -> tuple[Any, Any]:
+    import torch
+
+    loss = torch.clamp(x, min=0).mul_(a)
+    scratch = torch.clamp(x, max=0)
+    loss.addcmul_(scratch, b, value=-1.0)  # a relu(x) + b relu(-x)
+    # nan here is 0 * inf (or a nan of x, a, b: the log1p term below carries those)
+    loss.nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
+    log1p_e = torch.abs(x, out=scratch).neg_().exp_().log1p_()
+    loss.addcmul_(log1p_e, a).addcmul_(log1p_e, b)
+    if not need_grad:
+        return loss, None
+    grad = torch.sigmoid(x).mul_(a)
+    sig_neg = torch.neg(x, out=scratch).sigmoid_()
+    return loss, grad.addcmul_(sig_neg, b, value=-1.0)
+
+
+def log_floored(xp: Any, p: Array, floor: float, *, complement: bool = False) -> Array:
+    """max(log(p), floor), or max(log(1 - p), floor) (as log1p(-p)) with `complement`,
+    `floor` where p is 0 (1), without evaluating log(0) (no divide warning), for p in
+    [0, 1]. torch: the log (log 0 = -inf there, silently) clamped in place."""
+    if torch_in_place(xp, p):
+        import torch
+
+        log = torch.neg(p).log1p_() if complement else torch.log(p)
+        return log.clamp_(min=floor)
+    positive, value, log = (p < 1, -p, xp.log1p) if complement else (p > 0, p, xp.log)
+    safe = xp.where(positive, value, xp.ones_like(value))
+    return xp.where(positive, xp.clip(log(safe), min=floor), xp.full_like(value, floor))
+
+
+def plus_product_owned(
+    xp: Any, owned: Array, a: Array | float, b: Array, *, scale: float = 1.0
+) -> Array:
+    """owned + scale (a * b) (scale 1 or -1), `owned` a temporary of the caller's (torch:
+    add_ or addcmul_ in place, where a * b broadcasts to its shape)."""
+    if isinstance(a, int | float):
+        if torch_in_place(xp, owned, b) and b.shape == owned.shape:
+            return owned.add_(b, alpha=scale * a)
+    elif torch_in_place(xp, owned, a, b) and broadcast_shape(tuple(a.shape), tuple(b.shape)) in (
+        tuple(owned.shape),
+        tuple(owned.shape)[1:],
+    ):
+        return owned.addcmul_(a, b, value=scale)
+    return owned + a * b if scale == 1 else owned - a * b
+
+
+def exp_owned(xp: Any, owned: Array) -> Array:
+    """exp(owned), `owned` a temporary of the caller's (torch: exp_ in place)."""
+    return owned.exp_() if torch_in_place(xp, owned) else xp.exp(owned)
+
+
+def class_sum(
+    xp: Any, coef: Array, logp: Array, coef_total: Array, *, whole_rows: bool = False
+) -> Array:
+    """sum_c coef_c logp_c over the last axis, a term 0 where its coefficient is (a -inf
+    log-probability with coefficient 0 gives 0, :func:`times_or_zero`); coef broadcasts
+    to logp's shape, `coef_total` is its sum over the classes. torch: the products with
+    every nan taken as 0 (no select), then a row that held a nan made nan again: one of
+    coef (its total is nan) or of logp (its maximum is; with `whole_rows`, logp's rows
+    are nan throughout or nowhere, as log_softmax's, and its first class tells)."""
+    if not torch_in_place(xp, coef, logp, coef_total):
+        return xp.sum(times_or_zero(xp, coef, logp), axis=-1)
+    import torch
+
+    products = torch.mul(logp, coef).nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
+    total = products.sum(dim=-1)
+    probe = logp[..., 0] if whole_rows else torch.amax(logp, dim=-1)
+    return torch.where(torch.isnan(probe) | torch.isnan(coef_total), math.nan, total)
+
+
+def zero_rows(xp: Any, grad: Array, keep: Array, nan_rows: Array) -> Array:
+    """where(keep[..., None], grad, 0), for a gradient `grad` (a temporary of the
+    caller's) that is 0 already in the rows not kept wherever it is not nan, and in each
+    row nan throughout or nowhere, `nan_rows` (per row) saying where. torch: every nan
+    taken as 0 in place, then the rows kept that were nan made nan again (two passes, no
+    select, no allocation)."""
+    if not torch_in_place(xp, grad, keep):
+        return xp.where(xp.expand_dims(keep, axis=-1), grad, xp.zeros_like(grad))
+    import torch
+
+    poison = torch.where(nan_rows & keep, math.nan, 0.0).to(grad.dtype)
+    grad.nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
+    return grad.add_(poison[..., None])
+
+
+def product_or_zero(xp: Any, coef: Array, value: Array) -> Array:
+    """coef * value with 0 where coef is 0 and value infinite (:func:`times_or_zero`), for a
+    term added to one that carries any nan of the inputs: torch takes every nan of the
+    product as 0 (one multiply and nan_to_num in place, no select)."""
+    if torch_in_place(xp, coef, value):
+        import torch
+
+        return torch.mul(coef, value).nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
+    return times_or_zero(xp, coef, value)
+
+
+def add_at_last(xp: Any, array: Array, index: Array, values: Array) -> Array:
+    """array[..., index] + values along the last axis (index and values of shape
+    array.shape[:-1]): torch scatters into `array` (which must be a temporary of the
+    caller's), others add a one-hot selection."""
+    if torch_in_place(xp, array, values):
+        return array.scatter_add_(-1, index[..., None], values[..., None])
+    hot = one_hot(xp, index, array.shape[-1])
+    return array + xp.where(hot, xp.expand_dims(values, axis=-1), xp.zeros_like(array))
+
+
+def times_owned(xp: Any, owned: Array, factor: Array | float) -> Array:
+    """owned * factor, where `owned` is a temporary of the caller's (torch multiplies it
+    in place when `factor`, an array or a number, broadcasts to its shape)."""
+    if isinstance(factor, int | float) and torch_in_place(xp, owned):
+        return owned.mul_(factor)
+    if torch_in_place(xp, owned, factor) and broadcasts_to(tuple(factor.shape), owned.shape):
+        return owned.mul_(factor)
+    return owned * factor
+
+
+def clip_owned(xp: Any, owned: Array, minimum: float) -> Array:
+    """max(owned, minimum) (nan stays nan), `owned` a temporary of the caller's."""
+    if torch_in_place(xp, owned):
+        return owned.clamp_(min=minimum)
+    return xp.clip(owned, min=minimum)
+
+
+def divide_owned(xp: Any, owned: Array, other: Array) -> Array:
+    """owned / other, `owned` a temporary of the caller's (other of its shape)."""
+    if torch_in_place(xp, owned, other) and broadcasts_to(tuple(other.shape), owned.shape):
+        return owned.div_(other)
+    return owned / other
+
+
+def minus_owned(xp: Any, owned: Array, other: Array) -> Array:
+    """owned - other, `owned` a temporary of the caller's (as :func:`times_owned`)."""
+    if torch_in_place(xp, owned, other) and broadcasts_to(tuple(other.shape), owned.shape):
+        return owned.sub_(other)
+    return owned - other
+
+
+def sigmoids(xp: Any, x: Array) -> tuple[Array, Array]:
+    """(sigmoid(x), sigmoid(-x)), each accurate in its tail (torch: torch.sigmoid)."""
+    if torch_in_place(xp, x):
+        import torch
+
+        return torch.sigmoid(x), torch.neg(x).sigmoid_()
+    return SigmoidParts(xp, x).sigmoids()
+
+
 def sigmoid(xp: Any, x: Array) -> Array:
     return SigmoidParts(xp, x).sigmoids()[0]
 
@@ -321,6 +507,10 @@ def log_softmax(xp: Any, x: Array) -> Array:
     """
     if x.shape[-1] == 0:
         return x
+    if torch_in_place(xp, x):  # torch's fused kernel: the same rule, nan rows included
+        import torch
+
+        return torch.log_softmax(x, dim=-1)
     top = xp.max(x, axis=-1, keepdims=True)
     finite = xp.isfinite(top)
     shifted = x - xp.where(finite, top, xp.zeros_like(top))

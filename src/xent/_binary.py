@@ -26,12 +26,20 @@ from ._array import (
     SigmoidParts,
     analytic_gradient,
     broadcast_shapes,
+    clip_owned,
     divide_or_nan,
     divide_or_zero,
+    divide_owned,
+    log_floored,
     log_or_minus_inf,
+    logistic_terms,
+    plus_product_owned,
+    product_or_zero,
+    sigmoids,
     stop_gradient,
     sum_to_shape,
     times_or_zero,
+    times_owned,
 )
 from ._kernels import DECLINED, BinaryTotals, accelerated, binary_totals
 from ._reduce import torch_reduce
@@ -57,20 +65,9 @@ def logits_elementwise(
     xp: Any, x: Array, y: Array, pos_weight: Array | None, need_grad: bool
 ) -> tuple[Array, Array | None]:
     """(1 - y) softplus(x) + p y softplus(-x) and its derivative in x."""
-    parts = SigmoidParts(xp, x)
     neg = 1.0 - y
     pos = y if pos_weight is None else pos_weight * y
-    loss = times_or_zero(xp, neg, parts.softplus()) + times_or_zero(xp, pos, parts.softplus_neg())
-    if not need_grad:
-        return loss, None
-    sig, sig_neg = parts.sigmoids()
-    return loss, neg * sig - pos * sig_neg
-
-
-def _floored_log(xp: Any, positive: Array, value: Array, log: Any) -> Array:
-    """max(log(value), -100) without evaluating log(0) (so no divide warning)."""
-    safe = xp.where(positive, value, xp.ones_like(value))
-    return xp.where(positive, xp.clip(log(safe), min=LOG_FLOOR), xp.full_like(value, LOG_FLOOR))
+    return logistic_terms(xp, neg, pos, x, need_grad)
 
 
 @analytic_gradient
@@ -78,13 +75,17 @@ def probs_elementwise(
     xp: Any, p: Array, y: Array, *, need_grad: bool
 ) -> tuple[Array, Array | None]:
     """PyTorch's -(y max(log p, -100) + (1 - y) max(log1p(-p), -100)) and its gradient
-    (p - y) / max(p (1 - p), 1e-12), as PyTorch's backward defines it."""
-    log_p = _floored_log(xp, p > 0, p, xp.log)
-    log_1mp = _floored_log(xp, p < 1, -p, xp.log1p)
-    loss = -(y * log_p + (1.0 - y) * log_1mp)
+    (p - y) / max(p (1 - p), 1e-12), as PyTorch's backward defines it (p in [0, 1])."""
+    log_p = log_floored(xp, p, LOG_FLOOR)
+    log_1mp = log_floored(xp, p, LOG_FLOOR, complement=True)
+    # -(y log_p + (1 - y) log_1mp), the temporaries reused (in place on torch)
+    loss = times_owned(
+        xp, plus_product_owned(xp, times_owned(xp, log_p, y), 1.0 - y, log_1mp), -1.0
+    )
     if not need_grad:
         return loss, None
-    return loss, (p - y) / xp.clip(p * (1.0 - p), min=GRAD_EPS)
+    denominator = clip_owned(xp, times_owned(xp, 1.0 - p, p), GRAD_EPS)
+    return loss, divide_owned(xp, p - y, denominator)
 
 
 @analytic_gradient
@@ -97,29 +98,31 @@ def focal_elementwise(
     1 - p_t is computed as y sigmoid(-x) + (1 - y) sigmoid(x) (no cancellation),
     and the gradient stays finite at gamma < 1 where 1 - p_t = 0.
     """
-    parts = SigmoidParts(xp, x)
-    sig, sig_neg = parts.sigmoids()
     neg = 1.0 - y
-    ce = times_or_zero(xp, neg, parts.softplus()) + times_or_zero(xp, y, parts.softplus_neg())
-    m = y * sig_neg + neg * sig
+    ce, dce = logistic_terms(xp, neg, y, x, need_grad)  # the cross-entropy, its derivative
+    sig, sig_neg = sigmoids(xp, x)
+    m = plus_product_owned(xp, y * sig_neg, neg, sig)
     modulator = m**gamma
     loss = ce * modulator
     balance = None
     if alpha >= 0:
-        balance = alpha * y + (1.0 - alpha) * neg
-        loss = balance * loss
+        balance = plus_product_owned(xp, alpha * y, 1.0 - alpha, neg)
+        loss = times_owned(xp, loss, balance)
     if not need_grad:
         return loss, None
-    dce = neg * sig - y * sig_neg
-    dm = (1.0 - 2.0 * y) * (sig * sig_neg)
-    # d(m^gamma) = gamma m^gamma (dm / m): no negative power, so no overflow at tiny m,
-    # and dm / m is bounded (|dm| <= m for 0/1 targets); at m = 0 the limit is 0
-    positive = m > 0
-    ratio = xp.where(positive, dm / xp.where(positive, m, xp.ones_like(m)), xp.zeros_like(m))
-    dmod = gamma * modulator * ratio
-    grad = dce * modulator + times_or_zero(xp, dmod, ce)  # dmod = 0 at x = +-inf: no inf * 0
+    dm = times_owned(xp, times_owned(xp, sig, sig_neg), 1.0 - 2.0 * y)
+    if gamma >= 1:  # d(m^gamma) = gamma m^(gamma - 1) dm, a power of m in [0, 1]
+        dmod = dm if gamma == 1 else times_owned(xp, dm, gamma * m ** (gamma - 1.0))
+    else:
+        # gamma m^gamma (dm / m): no negative power, so no overflow at tiny m, and dm / m
+        # is bounded (|dm| <= m for 0/1 targets); at m = 0 the limit is 0
+        positive = m > 0
+        ratio = xp.where(positive, dm / xp.where(positive, m, xp.ones_like(m)), xp.zeros_like(m))
+        dmod = gamma * modulator * ratio
+    # dmod = 0 at x = +-inf, where ce is infinite: no inf * 0 (dce carries a nan input)
+    grad = plus_product_owned(xp, product_or_zero(xp, dmod, ce), dce, modulator)
     if balance is not None:
-        grad = balance * grad
+        grad = times_owned(xp, grad, balance)
     return loss, grad
 
 

@@ -41,20 +41,28 @@ from typing import Any
 
 from ._array import (
     Array,
+    add_at_last,
     broadcast_shapes,
+    class_sum,
     device_of,
     divide_or_nan,
     divide_or_zero,
+    exp_owned,
+    is_array,
     log_or_minus_inf,
     log_softmax,
+    minus_owned,
     numel,
-    one_hot,
+    plus_product_owned,
     stop_gradient,
     sum_to_shape,
     take_1d,
     take_last,
     times_or_zero,
+    times_owned,
+    torch_in_place,
     zero_d,
+    zero_rows,
 )
 from ._binary import KERAS_EPSILON
 from ._kernels import accelerated
@@ -73,8 +81,11 @@ def cross_entropy(
     mask: Array | None = None,
     log_input: bool = False,
     need_grad: bool = False,
+    grad_scale: Array | float | None = None,
 ) -> tuple[Array, Array | None]:
-    """-sum_c q_c l_c per position (shape x.shape[:-1]) and its gradient in x.
+    """-sum_c q_c l_c per position (shape x.shape[:-1]) and its gradient in x (times
+    ``grad_scale``, a number or a 0-d array, when given: a 'mean' folded into q's
+    coefficients).
 
     Args:
         x: logits (log-probabilities when ``log_input``), classes on the last axis.
@@ -85,9 +96,12 @@ def cross_entropy(
             are 0 whatever x holds (ignored positions).
     """
     logp = x if log_input else log_softmax(xp, x)
+    shape = tuple(x.shape)
+    # per position: sum_c of the dense part (its nan rows, and the gradient's mass)
+    dense_mass = None if dense is None else xp.sum(xp.broadcast_to(dense, shape), axis=-1)
     loss = None
     if dense is not None:
-        loss = -xp.sum(times_or_zero(xp, dense, logp), axis=-1)
+        loss = -class_sum(xp, dense, logp, dense_mass, whole_rows=not log_input)
     if index is not None:
         picked = take_last(xp, logp, index)
         term = -picked if index_weight is None else -times_or_zero(xp, index_weight, picked)
@@ -95,23 +109,73 @@ def cross_entropy(
     if loss is None:
         raise ValueError("cross_entropy needs a dense or an index target")
     loss = zero_d(xp, loss)  # one position: a 0-d array
+    # the positions whose gradient is nan throughout: a row without a softmax (or a nan
+    # weight) has a nan loss; a 'mean' over a zero total weight scales by inf
+    nan_rows = xp.isnan(loss) if need_grad and mask is not None else None
+    if is_array(grad_scale) and nan_rows is not None:
+        nan_rows = nan_rows | xp.isinf(grad_scale)
     if mask is not None:
         loss = xp.where(mask, loss, xp.zeros_like(loss))
     if not need_grad:
         return loss, None
-    q = None if dense is None else xp.broadcast_to(dense, tuple(x.shape))
-    if index is not None:
-        hot = xp.astype(one_hot(xp, index, x.shape[-1]), x.dtype, copy=False)
-        if index_weight is not None:
-            hot = hot * xp.expand_dims(index_weight, axis=-1)
-        q = hot if q is None else q + hot
-    if log_input:
-        grad = -q
-    else:
-        grad = xp.sum(q, axis=-1, keepdims=True) * xp.exp(logp) - q
-    if mask is not None:
-        grad = xp.where(xp.expand_dims(mask, axis=-1), grad, xp.zeros_like(grad))
+    grad = _gradient(
+        xp, x, logp, dense, dense_mass, index, index_weight, mask, log_input, grad_scale
+    )
+    if mask is not None:  # 0 there already, but for rows without a softmax (nan)
+        grad = zero_rows(xp, grad, mask, nan_rows)
     return loss, grad
+
+
+def _gradient(
+    xp: Any,
+    x: Array,
+    logp: Array,
+    dense: Array | None,
+    dense_mass: Array | None,
+    index: Array | None,
+    index_weight: Array | None,
+    mask: Array | None,
+    log_input: bool,
+    scale: Array | float | None,
+) -> Array:
+    """scale ((sum_c q_c) softmax(x) - q), or -scale q on log-probabilities, with no mass
+    where not `mask` (rows without a softmax aside: the caller zeroes them): the dense
+    part subtracted as it broadcasts, the index part added at its classes (no one-hot
+    array on torch); the first term's row scale is a per-position array."""
+    shape = tuple(x.shape)
+    at_index = None
+    if index is not None:
+        at_index = xp.ones(shape[:-1], dtype=x.dtype, device=device_of(x))
+        if index_weight is not None:
+            at_index = index_weight
+        if mask is not None:  # ignored positions: no mass, no index term
+            at_index = xp.where(mask, at_index, xp.zeros_like(at_index))
+        if scale is not None:
+            at_index = at_index * scale
+    if log_input:
+        grad = xp.zeros(shape, dtype=x.dtype, device=device_of(x))
+    else:
+        mass = dense_mass
+        if mass is not None and scale is not None:
+            mass = mass * scale
+        if at_index is not None:
+            mass = at_index if mass is None else mass + at_index
+        if mask is not None:
+            mass = xp.where(mask, mass, xp.zeros_like(mass))
+        # softmax(x) = exp(logp), logp being ours (log_softmax's) to overwrite
+        grad = times_owned(xp, exp_owned(xp, logp), xp.expand_dims(mass, axis=-1))
+    if dense is not None and mask is None and scale is None:
+        grad = minus_owned(xp, grad, dense)
+    elif dense is not None and mask is None:
+        grad = plus_product_owned(xp, grad, scale, dense, scale=-1.0)
+    elif dense is not None:  # the dense part of the positions kept only
+        keep = xp.expand_dims(xp.astype(mask, x.dtype, copy=False), axis=-1)
+        grad = plus_product_owned(
+            xp, grad, keep, dense if scale is None else dense * scale, scale=-1.0
+        )
+    if at_index is not None:
+        grad = add_at_last(xp, grad, index, -at_index)
+    return grad
 
 
 # --------------------------------------------------------------------------- layouts
@@ -179,6 +243,15 @@ def index_targets(
             weight = xp.ones((n_classes,), dtype=x.dtype, device=device_of(x))
         dense = (label_smoothing / n_classes) * weight
         index_weight = (1.0 - label_smoothing) * w_y
+    denominator = xp.sum(w_y)
+    # torch, on logits: the 'mean' scales the gradient's coefficients (one pass fewer;
+    # 1 / 0 = inf gives nan rows, which zero_rows makes nan throughout, or 0 if ignored)
+    folded = need_grad and reduction == "mean" and not log_input and torch_in_place(xp, x)
+    scale = None
+    if folded:
+        zero = denominator == 0
+        safe_denominator = xp.where(zero, xp.ones_like(denominator), denominator)
+        scale = xp.where(zero, xp.full_like(denominator, math.inf), 1.0 / safe_denominator)
     loss, grad = cross_entropy(
         xp,
         x,
@@ -188,10 +261,11 @@ def index_targets(
         mask=valid,
         log_input=log_input,
         need_grad=need_grad,
+        grad_scale=scale,
     )
-    denominator = xp.sum(w_y)
-    loss, grad = torch_reduce(xp, loss, grad, reduction, denominator)
-    if grad is not None and reduction == "mean":
+    loss, unfolded = torch_reduce(xp, loss, None if folded else grad, reduction, denominator)
+    grad = grad if folded else unfolded
+    if grad is not None and reduction == "mean" and not folded:
         grad = _undefined_where_torch_divides_by_zero(xp, grad, valid, safe, denominator, log_input)
     return loss, _classes_back(xp, grad, class_axis)
 
@@ -202,12 +276,15 @@ def _undefined_where_torch_divides_by_zero(
     """PyTorch's gradient of a 'mean' whose denominator (sum of w_y) is 0: nan on every
     non-ignored position, over all its classes (through log_softmax), or only at its
     target class for nll_loss; 0 on ignored positions."""
-    undefined = xp.expand_dims(valid & (denominator == 0), axis=-1)
+    undefined = valid & (denominator == 0)
+    zeros = xp.zeros(tuple(undefined.shape), dtype=grad.dtype, device=device_of(grad))
+    nan_or_zero = xp.where(undefined, xp.full_like(zeros, math.nan), zeros)  # per position
     if log_input:
-        undefined = undefined & one_hot(xp, index, grad.shape[-1])
-    return xp.where(undefined, xp.full_like(grad, math.nan), grad)
+        return add_at_last(xp, grad, index, nan_or_zero)
+    return minus_owned(xp, grad, xp.expand_dims(nan_or_zero, axis=-1))
 
 
+@accelerated("probability_targets")  # no kernel: the reference's gradient for autograd
 def probability_targets(
     xp: Any,
     x: Array,
@@ -228,10 +305,13 @@ def probability_targets(
     n_classes = x.shape[-1]
     t = smooth_targets(t, label_smoothing, n_classes)
     dense = t if weight is None else t * weight
-    loss, grad = cross_entropy(xp, x, dense=dense, need_grad=need_grad)
     positions = numel(tuple(x.shape)) // n_classes if n_classes else 0  # 0 gives nan
-    loss, grad = torch_reduce(xp, loss, grad, reduction, positions)
-    return loss, _classes_back(xp, grad, class_axis)
+    # torch: the 'mean' scales the gradient's coefficients (one pass fewer)
+    folded = need_grad and reduction == "mean" and positions and torch_in_place(xp, x)
+    scale = 1.0 / positions if folded else None
+    loss, grad = cross_entropy(xp, x, dense=dense, need_grad=need_grad, grad_scale=scale)
+    loss, unfolded = torch_reduce(xp, loss, None if folded else grad, reduction, positions)
+    return loss, _classes_back(xp, grad if folded else unfolded, class_axis)
 
 
 # --------------------------------------------------------------------------- Keras

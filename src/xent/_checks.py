@@ -17,6 +17,7 @@ from ._array import (
     is_meta,
     is_traced,
     library,
+    numel,
     to_numpy,
 )
 
@@ -238,6 +239,27 @@ def check_unit_interval(xp: Any, array: Array, name: str, valid: Array | None = 
         raise ValueError(f"all elements of {name} should be between 0 and 1, found {bad}; {hint}")
 
     return check_values(xp, array, lambda m, a: (a >= 0) & (a <= 1), fail, valid)
+
+
+def check_unit_intervals(xp: Any, checks: list[tuple[Array, str, Array | None]]) -> list[Array]:
+    """:func:`check_unit_interval` of each ``(array, name, valid)``, reading one value back
+    from the device for all of them (torch, NumPy: each array's min and max, or its
+    masked test, reduced on the device to one bool): the one host synchronisation of
+    ``binary_cross_entropy``, as PyTorch's own range check of the input. Where that
+    bool is False (or another library), each array is checked on its own, to raise."""
+    arrays = [array for array, _, _ in checks]
+    if all(library(a) in ("torch", "numpy") and not is_meta(a) for a in arrays):
+        good = None
+        for array, _, valid in checks:
+            if valid is None and numel(tuple(array.shape)):
+                ok = (xp.min(array) >= 0) & (xp.max(array) <= 1)
+            else:
+                inside = (array >= 0) & (array <= 1)
+                ok = xp.all(inside if valid is None else inside | ~valid)
+            good = ok if good is None else good & ok
+        if good is None or bool(good):  # the one read back
+            return arrays
+    return [check_unit_interval(xp, array, name, valid) for array, name, valid in checks]
 
 
 # --------------------------------------------------------------------------- class indices

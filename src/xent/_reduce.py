@@ -8,9 +8,20 @@ gets back the reduced loss and the gradient of that reduced loss.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from ._array import Array, broadcasts_to, device_of, divide_or_nan, divide_or_zero, numel, zero_d
+from ._array import (
+    Array,
+    broadcasts_to,
+    device_of,
+    divide_or_nan,
+    divide_or_zero,
+    is_array,
+    numel,
+    torch_in_place,
+    zero_d,
+)
 
 
 def torch_reduce(
@@ -35,8 +46,18 @@ def torch_reduce(
             denominator = numel(tuple(loss.shape))
         value = divide_or_nan(xp, value, denominator)
         if grad is not None:
-            grad = divide_or_zero(xp, grad, denominator)
+            grad = _divide_gradient(xp, grad, denominator)
     return zero_d(xp, value), grad
+
+
+def _divide_gradient(xp: Any, grad: Array, denominator: Array | int) -> Array:
+    """divide_or_zero(grad, denominator); torch divides `grad` (the loss's temporary) in
+    place, by inf where the denominator is 0 (0 for a finite gradient)."""
+    if not torch_in_place(xp, grad):
+        return divide_or_zero(xp, grad, denominator)
+    if not is_array(denominator):
+        return grad.zero_() if denominator == 0 else grad.div_(denominator)
+    return grad.div_(xp.where(denominator == 0, xp.full_like(denominator, math.inf), denominator))
 
 
 # --------------------------------------------------------------------------- Keras

@@ -17,7 +17,7 @@ from ._checks import (
     check_gamma,
     check_ignore_index,
     check_label_smoothing,
-    check_unit_interval,
+    check_unit_intervals,
     kl_div_reduction,
     legacy_reduction,
     torch_reduction,
@@ -72,7 +72,8 @@ def binary_cross_entropy(
     Raises ValueError for a target of another shape, an input or target outside
     [0, 1] (NaN included), a weight that does not broadcast to the input, an
     unknown reduction or a label_smoothing outside [0, 1]; TypeError for a
-    non-floating input.
+    non-floating input. The range check reads one bool back from the arrays' device per
+    call (input and target together), as PyTorch checks its input.
 
     Gradient (``xent.value_and_grad``): PyTorch's
     ``w (x - y) / max(x (1 - x), 1e-12)``, divided by the 'mean' denominator.
@@ -92,9 +93,8 @@ def binary_cross_entropy(
     )
     w = b.operand(weight, "weight")
     xp = b.xp
-    x = check_unit_interval(xp, b.x, "input")
     valid = None if ignore_index is None else b.y != ignore_index
-    y = check_unit_interval(xp, b.y, "target", valid)
+    x, y = check_unit_intervals(xp, [(b.x, "input", None), (b.y, "target", valid)])
     loss, grad = _binary.binary_cross_entropy(
         xp,
         x,

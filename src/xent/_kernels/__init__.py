@@ -193,15 +193,40 @@ def _run_kernel(
     )
 
 
+def _reference_with_autograd(
+    reference: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    arguments: dict[str, Any] | None,
+    arguments_of: Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]],
+    first: str,
+) -> Result | Declined:
+    """The reference's loss with its own gradient as autograd's backward, where the
+    bridge of xp has such a path (torch) and autograd watches ``first``; else DECLINED."""
+    xp = args[0] if args else kwargs.get("xp")
+    backend = BACKENDS.get(getattr(xp, "__name__", ""))
+    if backend is None or not backend.watched(args[1] if len(args) > 1 else kwargs.get(first)):
+        return DECLINED  # the common case (NumPy, or no autograd), decided cheaply
+    if arguments is None:
+        arguments = arguments_of(args, kwargs)
+    return backend.reference_with_autograd(reference, arguments, first)
+
+
 def accelerated(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Run ``KERNELS[name]`` when it can take the arguments, else the decorated
-    reference ``reference(xp, a, b, **options)`` (kept as ``.reference``)."""
-    kernel = KERNELS[name]
+    reference ``reference(xp, a, b, **options)`` (kept as ``.reference``).
+
+    Where no kernel takes the call (none built, disabled, declined, or no row for
+    ``name`` in ``KERNELS``) and autograd watches the first array, the bridge's
+    ``reference_with_autograd`` runs the reference with ``need_grad=True`` and hands
+    its analytic gradient to autograd as the backward (torch; see ``_backends``)."""
+    kernel = KERNELS.get(name)
 
     def decorate(reference: Callable[..., Any]) -> Callable[..., Any]:
         signature = inspect.signature(reference)
         names = set(signature.parameters)
-        unknown = {*kernel.arrays, *kernel.options, *kernel.only_when} - names
+        unknown = set() if kernel is None else {*kernel.arrays, *kernel.options} - names
+        unknown |= set() if kernel is None else set(kernel.only_when) - names
         if unknown or not {"xp", "need_grad"} <= names:
             raise TypeError(f"KERNELS[{name!r}] names {sorted(unknown)}, not parameters of it")
         positional = [
@@ -222,16 +247,20 @@ def accelerated(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
                 arguments = dict(bound.arguments)
             return arguments
 
+        first = positional[1]  # the array the gradient is taken in, after xp
         widened = _widened(reference)
 
         @functools.wraps(reference)
         def dispatch(*args: Any, **kwargs: Any) -> Any:
-            if _state.extension() is not None:
-                result = _run_kernel(KERNELS[name], widened, arguments_of(args, kwargs))
+            arguments, fallback = None, reference
+            if name in KERNELS and _state.extension() is not None:
+                arguments = arguments_of(args, kwargs)
+                result = _run_kernel(KERNELS[name], widened, arguments)
                 if result is not DECLINED:
                     return result
-                return widened(*args, **kwargs)  # halves (takes_halves) as float32
-            return reference(*args, **kwargs)
+                fallback = widened  # halves (takes_halves) as float32
+            result = _reference_with_autograd(fallback, args, kwargs, arguments, arguments_of, first)
+            return fallback(*args, **kwargs) if result is DECLINED else result
 
         dispatch.reference = reference  # type: ignore[attr-defined]
         return dispatch

@@ -79,6 +79,15 @@ class Bridge:
     def from_numpy(value: Any) -> Any:
         raise NotImplementedError
 
+    @classmethod
+    def reference_with_autograd(
+        cls, reference: Callable[..., Any], arguments: dict[str, Any], name: str
+    ) -> Result | Declined:
+        """Where no kernel takes a call whose ``arguments[name]`` autodiff watches: the
+        reference's loss with its analytic gradient handed to autodiff, or DECLINED (the
+        reference then runs, differentiated op by op)."""
+        return DECLINED
+
 
 class NumPyBridge(Bridge):
     @staticmethod
@@ -191,6 +200,40 @@ class TorchBridge(Bridge):
         saved = _Saved(kernel, reference, arguments, name, *result)
         return Result(_kernel_loss().apply(x, saved), None)
 
+    @classmethod
+    def reference_with_autograd(
+        cls, reference: Callable[..., Any], arguments: dict[str, Any], name: str
+    ) -> Result | Declined:
+        """The reference's loss and analytic gradient in one call (``need_grad=True``,
+        under no_grad, on any device), the loss handed to autograd through
+        :class:`KernelLoss` as the kernels' is: backward returns the saved gradient
+        (scaled), double backward differentiates the reference. DECLINED (autograd then
+        differentiates the reference op by op) where a gradient is asked for too
+        (value_and_grad), another argument needs one, torch.compile traces, or a
+        torch.func transform or forward-mode AD wraps the input."""
+        import torch
+
+        x = arguments[name]
+        if arguments["need_grad"] or not cls.usable():
+            return DECLINED
+        if any(cls.watched(value) for key, value in arguments.items() if key != name):
+            return DECLINED
+        if torch._C._functorch.is_functorch_wrapped_tensor(x) or _is_dual(x):
+            return DECLINED
+
+        def run(x: Any) -> Result:
+            with torch.no_grad():
+                return Result(*reference(**{**arguments, name: x, "need_grad": True}))
+
+        return cls.with_autograd(run, reference, arguments, name)
+
+
+def _is_dual(x: Any) -> bool:
+    """Whether forward-mode AD carries a tangent on x (KernelLoss has no jvp)."""
+    import torch.autograd.forward_ad as fwad
+
+    return fwad._current_level >= 0 and fwad.unpack_dual(x).tangent is not None
+
 
 def _bfloat16_to_numpy(value: Any) -> Any:
     """A bfloat16 tensor as the NumPy array of its bits under ``_ops.BFLOAT16`` (no
@@ -260,7 +303,8 @@ def _kernel_loss() -> Any:
             if torch.is_grad_enabled():  # create_graph=True: a gradient with a history
                 return saved.differentiable_grad(x, g), None
             grad = saved.take_grad(x)
-            if g.ndim == 0 and g.item() == 1.0:  # backward() of a reduced loss
+            # backward() of a reduced loss: g is 1 (read only on the CPU, no device sync)
+            if g.ndim == 0 and g.device.type == "cpu" and g.item() == 1.0:
                 return grad, None
             if 0 < g.ndim < grad.ndim:  # one loss per position: broadcast along the classes
                 g = g.unsqueeze(saved.arguments.get("class_axis", -1) % grad.ndim)

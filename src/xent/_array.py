@@ -7,8 +7,11 @@ backends later. Nothing here knows about a loss.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import array_api_compat
@@ -144,6 +147,21 @@ def stop_gradient(xp: Any, array: Array) -> Array:
     return array
 
 
+_DERIVATIVE_SUPPLIED = contextvars.ContextVar("xent_derivative_supplied", default=False)
+
+
+@contextlib.contextmanager
+def derivative_supplied() -> Iterator[None]:
+    """Within: the caller hands autodiff the analytic gradient itself (a JAX custom JVP,
+    a torch autograd Function), so :func:`analytic_gradient` computes as for arrays no
+    autodiff watches (no second evaluation at the midpoint)."""
+    token = _DERIVATIVE_SUPPLIED.set(True)
+    try:
+        yield
+    finally:
+        _DERIVATIVE_SUPPLIED.reset(token)
+
+
 def analytic_gradient(fn: Any) -> Any:
     """Make autodiff backends use an elementwise loss's own analytic gradient.
 
@@ -159,7 +177,7 @@ def analytic_gradient(fn: Any) -> Any:
 
     @functools.wraps(fn)
     def wrapped(xp: Any, x: Array, *args: Any, need_grad: bool = False) -> Any:
-        if not watched_by_autodiff(xp, x):
+        if _DERIVATIVE_SUPPLIED.get() or not watched_by_autodiff(xp, x):
             return fn(xp, x, *args, need_grad=need_grad)
         x0 = stop_gradient(xp, x)
         loss, grad = fn(xp, x0, *args, need_grad=need_grad)
@@ -295,11 +313,25 @@ def log_softmax(xp: Any, x: Array) -> Array:
     """
     if x.shape[-1] == 0:
         return x
+    offset, _, norm = softmax_parts(xp, x)
+    return (x - offset) - xp.log(norm)
+
+
+def softmax_parts(xp: Any, x: Array) -> tuple[Array, Array, Array]:
+    """(offset, exps, norm) over the last axis, offset and norm of shape (..., 1), with
+    log_softmax(x) = (x - offset) - log(norm) (see :func:`log_softmax`) and softmax(x) =
+    exps / norm: the row maximum (nan where it is not finite, so that the whole row is
+    nan), exp(x - offset) and its sum. A caller that needs log_softmax at a few classes
+    only takes them from x (no array of log-probabilities), and the softmax from exps
+    (no second exp).
+
+    The offset is a constant to autodiff: log_softmax does not depend on it, and its
+    derivative (through a maximum) would cost passes over x that add zero.
+    """
     top = xp.max(x, axis=-1, keepdims=True)
-    finite = xp.isfinite(top)
-    shifted = x - xp.where(finite, top, xp.zeros_like(top))
-    shifted = xp.where(finite, shifted, xp.full_like(shifted, math.nan))
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
+    offset = stop_gradient(xp, xp.where(xp.isfinite(top), top, xp.full_like(top, math.nan)))
+    exps = xp.exp(x - offset)
+    return offset, exps, xp.sum(exps, axis=-1, keepdims=True)
 
 
 def one_hot(xp: Any, index: Array, n: int) -> Array:

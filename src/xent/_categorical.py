@@ -49,6 +49,7 @@ from ._array import (
     log_softmax,
     numel,
     one_hot,
+    softmax_parts,
     stop_gradient,
     sum_to_shape,
     take_1d,
@@ -57,7 +58,7 @@ from ._array import (
     zero_d,
 )
 from ._binary import KERAS_EPSILON
-from ._kernels import accelerated
+from ._kernels import accelerated, analytic
 from ._reduce import torch_reduce
 
 # --------------------------------------------------------------------------- the formula
@@ -84,12 +85,21 @@ def cross_entropy(
         mask: boolean, shape x.shape[:-1]; where False the loss and its gradient
             are 0 whatever x holds (ignored positions).
     """
-    logp = x if log_input else log_softmax(xp, x)
+    # log_softmax as (x - offset) - log(norm), an expression: the index part takes its
+    # one class from x and the gradient the softmax from exps, so no array of
+    # log-probabilities is made unless the dense part needs one
+    offset = exps = lse = None
+    if not log_input and x.shape[-1]:
+        offset, exps, norm = softmax_parts(xp, x)
+        lse = xp.log(norm)
+    logp = x if offset is None else (x - offset) - lse
     loss = None
     if dense is not None:
         loss = -xp.sum(times_or_zero(xp, dense, logp), axis=-1)
     if index is not None:
-        picked = take_last(xp, logp, index)
+        picked = take_last(xp, x, index)
+        if offset is not None:
+            picked = (picked - offset[..., 0]) - lse[..., 0]
         term = -picked if index_weight is None else -times_or_zero(xp, index_weight, picked)
         loss = term if loss is None else loss + term
     if loss is None:
@@ -100,15 +110,24 @@ def cross_entropy(
     if not need_grad:
         return loss, None
     q = None if dense is None else xp.broadcast_to(dense, tuple(x.shape))
+    # sum_c q_c: the index part adds its weight (1 without one) to the dense part's sum
+    total = None if log_input or q is None else xp.sum(q, axis=-1, keepdims=True)
     if index is not None:
         hot = xp.astype(one_hot(xp, index, x.shape[-1]), x.dtype, copy=False)
-        if index_weight is not None:
-            hot = hot * xp.expand_dims(index_weight, axis=-1)
+        if index_weight is None:
+            weight = 1.0
+        else:
+            weight = xp.expand_dims(index_weight, axis=-1)
+            hot = hot * weight
         q = hot if q is None else q + hot
+        if not log_input:
+            total = weight if total is None else total + weight
     if log_input:
         grad = -q
+    elif exps is None:  # no class
+        grad = total * xp.exp(logp) - q
     else:
-        grad = xp.sum(q, axis=-1, keepdims=True) * xp.exp(logp) - q
+        grad = (total / norm) * exps - q
     if mask is not None:
         grad = xp.where(xp.expand_dims(mask, axis=-1), grad, xp.zeros_like(grad))
     return loss, grad
@@ -208,6 +227,7 @@ def _undefined_where_torch_divides_by_zero(
     return xp.where(undefined, xp.full_like(grad, math.nan), grad)
 
 
+@analytic
 def probability_targets(
     xp: Any,
     x: Array,

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _ops, _state
-from ._backends import BACKENDS
+from ._backends import ANALYTIC, BACKENDS
 from ._ops import DECLINED, BinaryTotals, Declined, Result, softmax_cross_entropy
 from ._state import get_num_threads, set_num_threads
 
@@ -41,6 +41,7 @@ __all__ = [
     "Kernel",
     "Result",
     "accelerated",
+    "analytic",
     "available",
     "binary_totals",
     "get_num_threads",
@@ -151,12 +152,37 @@ def _run_kernel(
     )
 
 
+def analytic(reference: Callable[..., Any]) -> Callable[..., Any]:
+    """The family function ``reference(xp, a, ..., need_grad)``, differentiated by its
+    namespace's autodiff with its own analytic gradient where ``_backends.ANALYTIC``
+    has a bridge for it (JAX: a custom JVP), else run as it is (kept as
+    ``.reference``). The decorator of the family functions without a kernel;
+    :func:`accelerated` falls back on it where the kernels decline."""
+    signature = inspect.signature(reference)
+
+    @functools.wraps(reference)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        xp = args[0] if args else kwargs.get("xp")
+        bridge = ANALYTIC.get(getattr(xp, "__name__", ""))
+        if bridge is not None:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            result = bridge(reference, dict(bound.arguments))
+            if result is not DECLINED:
+                return result
+        return reference(*args, **kwargs)
+
+    run.reference = reference  # type: ignore[attr-defined]
+    return run
+
+
 def accelerated(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Run ``KERNELS[name]`` when it can take the arguments, else the decorated
     reference ``reference(xp, a, b, **options)`` (kept as ``.reference``)."""
     kernel = KERNELS[name]
 
     def decorate(reference: Callable[..., Any]) -> Callable[..., Any]:
+        fallback = analytic(reference)
         signature = inspect.signature(reference)
         names = set(signature.parameters)
         unknown = {*kernel.arrays, *kernel.options, *kernel.only_when} - names
@@ -186,7 +212,7 @@ def accelerated(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
                 result = _run_kernel(KERNELS[name], reference, arguments_of(args, kwargs))
                 if result is not DECLINED:
                     return result
-            return reference(*args, **kwargs)
+            return fallback(*args, **kwargs)
 
         dispatch.reference = reference  # type: ignore[attr-defined]
         return dispatch

@@ -239,6 +239,22 @@ class DaskBridge(Bridge):
         return _dask.run(kernel, reference, arguments, need_grad)
 
 
+def jax_analytic(reference: Callable[..., Any], arguments: dict[str, Any]) -> Result | Declined:
+    """JAX arrays (no kernel: XLA compiles the reference): under a JAX transformation,
+    the reference as a custom JVP whose derivative is its own analytic gradient
+    (``_jax.analytic``); DECLINED otherwise."""
+    from . import _jax
+
+    return _jax.analytic(reference, arguments)
+
+
+# namespace -> how autodiff gets the reference's analytic gradient, where the kernels
+# decline (or a family function has none): ``fn(reference, arguments)`` returns the
+# Result (the loss differentiable by that framework) or DECLINED
+ANALYTIC: dict[str, Callable[..., Result | Declined]] = {
+    "jax.numpy": jax_analytic,
+}
+
 BACKENDS: dict[str, Any] = {
     "numpy": NumPyBridge,
     "array_api_compat.numpy": NumPyBridge,

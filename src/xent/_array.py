@@ -321,9 +321,9 @@ def softmax_parts(xp: Any, x: Array) -> tuple[Array, Array, Array]:
     """(offset, exps, norm) over the last axis, offset and norm of shape (..., 1), with
     log_softmax(x) = (x - offset) - log(norm) (see :func:`log_softmax`) and softmax(x) =
     exps / norm: the row maximum (nan where it is not finite, so that the whole row is
-    nan), exp(x - offset) and its sum. A caller that needs log_softmax at a few classes
-    only takes them from x (no array of log-probabilities), and the softmax from exps
-    (no second exp).
+    nan), exp(x - offset) and its sum. A caller that needs
+    log_softmax at a few classes only takes them from x (no array of log-probabilities),
+    and the softmax from exps (no second exp).
 
     The offset is a constant to autodiff: log_softmax does not depend on it, and its
     derivative (through a maximum) would cost passes over x that add zero.

@@ -56,11 +56,26 @@ def smooth_targets(y: Array, label_smoothing: float) -> Array:
 def logits_elementwise(
     xp: Any, x: Array, y: Array, pos_weight: Array | None, need_grad: bool
 ) -> tuple[Array, Array | None]:
-    """(1 - y) softplus(x) + p y softplus(-x) and its derivative in x."""
+    """(1 - y) softplus(x) + p y softplus(-x) and its derivative in x.
+
+    With softplus(+-x) = max(+-x, 0) + log1p(e), e = exp(-|x|), one of the two is
+    log1p(e) itself, finite: the loss is taken as (1 - y) softplus(x) + p y log1p(e) for
+    x >= 0 and (1 - y) log1p(e) + p y softplus(-x) below (the same values), chosen by
+    one test whose result is the whole elementwise loss, so that a compiler (XLA)
+    reduces one array rather than each term.
+    """
     parts = SigmoidParts(xp, x)
     neg = 1.0 - y
     pos = y if pos_weight is None else pos_weight * y
-    loss = times_or_zero(xp, neg, parts.softplus()) + times_or_zero(xp, pos, parts.softplus_neg())
+    # log1p(e) where its branch is taken, 1 in the other (so that no coefficient there,
+    # an infinite pos_weight say, meets a log1p(e) that underflowed to 0)
+    one, nonneg = xp.ones_like(x), parts.nonneg
+    above, below = xp.where(nonneg, parts.log1p_e, one), xp.where(nonneg, one, parts.log1p_e)
+    loss = xp.where(
+        nonneg,
+        times_or_zero(xp, neg, parts.softplus()) + pos * above,
+        neg * below + times_or_zero(xp, pos, parts.softplus_neg()),
+    )
     if not need_grad:
         return loss, None
     sig, sig_neg = parts.sigmoids()

@@ -255,9 +255,12 @@ def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
 def times_or_zero(xp: Any, coef: Array, value: Array) -> Array:
     """coef * value, with 0 where coef == 0 even if value is infinite (no 0*inf = nan).
 
-    A nan value stays nan: 0 * nan is not made 0, so a nan input is never hidden.
+    A nan value stays nan: 0 * nan is not made 0, so a nan input is never hidden. The
+    test is also outermost, so that a compiler (XLA) sums the products as one array.
     """
-    return coef * xp.where((coef == 0) & xp.isinf(value), xp.zeros_like(value), value)
+    skip = (coef == 0) & xp.isinf(value)
+    product = coef * xp.where(skip, xp.zeros_like(value), value)
+    return xp.where(skip, xp.zeros_like(product), product)
 
 
 class SigmoidParts:

@@ -199,3 +199,23 @@ def test_bench_small():
     for row in rows[2:]:  # the Modules: a torch time and a ratio
         assert re.search(r"\| [\d.]+ \| [\d.]+ \| [\d.]+x \| [\d.]+-[\d.]+x \|", row), row
     assert "other processes used" in out.splitlines()[-1]
+
+
+def test_bench_jax():
+    """All four losses, value_and_grad only (the forward mode runs the same factories)."""
+    if not (installed("jax") and installed("optax")):
+        pytest.skip("the script compares xent on JAX arrays with optax (jax or optax missing)")
+    args = ["--sizes", "4", "--classes", "4", "--rounds", "1", "--batch-time", "0.001"]
+    out = run_script("bench_jax.py", *args, "--modes", "forward+backward", "--markdown")
+    assert out.startswith("# jax "), out[:200]
+    titles = re.findall(r"^# JAX jit, (.*), float32, mean$", out, re.M)
+    assert len(titles) == 4, out
+    for title in titles:
+        part = out[out.index(f"# JAX jit, {title}") :]
+        part = part[: part.index("other processes used") + 60]
+        heads = table_heads(part, markdown=True)
+        assert len(heads) == 2, part  # median with ratios, best round
+        assert all(p in h for h in heads for p in ["xent", "xent.optax", "optax"]), part
+        assert "vs optax" in heads[0] and "unavailable" not in part, part
+    assert "| 2^4 |" in out, out  # the binary losses: 16 elements
+    assert "| 4x4 |" in out, out  # the softmax losses: 4 rows of 4 classes

@@ -7,9 +7,12 @@ backends later. Nothing here knows about a loss.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import importlib
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import array_api_compat
@@ -162,6 +165,21 @@ def stop_gradient(xp: Any, array: Array) -> Array:
     return array
 
 
+_DERIVATIVE_SUPPLIED = contextvars.ContextVar("xent_derivative_supplied", default=False)
+
+
+@contextlib.contextmanager
+def derivative_supplied() -> Iterator[None]:
+    """Within: the caller hands autodiff the analytic gradient itself (a JAX custom JVP,
+    a torch autograd Function), so :func:`analytic_gradient` computes as for arrays no
+    autodiff watches (no second evaluation at the midpoint)."""
+    token = _DERIVATIVE_SUPPLIED.set(True)
+    try:
+        yield
+    finally:
+        _DERIVATIVE_SUPPLIED.reset(token)
+
+
 def analytic_gradient(fn: Any) -> Any:
     """Make autodiff backends use an elementwise loss's own analytic gradient.
 
@@ -177,7 +195,7 @@ def analytic_gradient(fn: Any) -> Any:
 
     @functools.wraps(fn)
     def wrapped(xp: Any, x: Array, *args: Any, need_grad: bool = False) -> Any:
-        if not watched_by_autodiff(xp, x):
+        if _DERIVATIVE_SUPPLIED.get() or not watched_by_autodiff(xp, x):
             return fn(xp, x, *args, need_grad=need_grad)
         x0 = stop_gradient(xp, x)
         loss, grad = fn(xp, x0, *args, need_grad=need_grad)
@@ -263,9 +281,12 @@ def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
 def times_or_zero(xp: Any, coef: Array, value: Array) -> Array:
     """coef * value, with 0 where coef == 0 even if value is infinite (no 0*inf = nan).
 
-    A nan value stays nan: 0 * nan is not made 0, so a nan input is never hidden.
+    A nan value stays nan: 0 * nan is not made 0, so a nan input is never hidden. The
+    test is also outermost, so that a compiler (XLA) sums the products as one array.
     """
-    return coef * xp.where((coef == 0) & xp.isinf(value), xp.zeros_like(value), value)
+    skip = (coef == 0) & xp.isinf(value)
+    product = coef * xp.where(skip, xp.zeros_like(value), value)
+    return xp.where(skip, xp.zeros_like(product), product)
 
 
 class SigmoidParts:
@@ -338,8 +359,20 @@ def logistic_terms(
     a, b >= 0) without a select, and torch.sigmoid; four allocations in all."""
     if torch_in_place(xp, a, b, x) and a.shape == x.shape == b.shape:
         return _torch_logistic_terms(a, b, x, need_grad)
+    # softplus(+-x) = max(+-x, 0) + log1p(e), e = exp(-|x|): one of the two is log1p(e)
+    # itself, finite; the loss is taken as a softplus(x) + b log1p(e) for x >= 0 and
+    # a log1p(e) + b softplus(-x) below (the same values), chosen by one test whose
+    # result is the whole elementwise loss, so that a compiler (XLA) reduces one array
+    # rather than each term. log1p(e) where its branch is taken, 1 in the other (so that
+    # no coefficient there, an infinite pos_weight say, meets a log1p(e) that underflowed)
     parts = SigmoidParts(xp, x)
-    loss = times_or_zero(xp, a, parts.softplus()) + times_or_zero(xp, b, parts.softplus_neg())
+    one, nonneg = xp.ones_like(x), parts.nonneg
+    above, below = xp.where(nonneg, parts.log1p_e, one), xp.where(nonneg, one, parts.log1p_e)
+    loss = xp.where(
+        nonneg,
+        times_or_zero(xp, a, parts.softplus()) + b * above,
+        a * below + times_or_zero(xp, b, parts.softplus_neg()),
+    )
     if not need_grad:
         return loss, None
     sig, sig_neg = parts.sigmoids()
@@ -511,11 +544,25 @@ def log_softmax(xp: Any, x: Array) -> Array:
         import torch
 
         return torch.log_softmax(x, dim=-1)
+    offset, _, norm = softmax_parts(xp, x)
+    return (x - offset) - xp.log(norm)
+
+
+def softmax_parts(xp: Any, x: Array) -> tuple[Array, Array, Array]:
+    """(offset, exps, norm) over the last axis, offset and norm of shape (..., 1), with
+    log_softmax(x) = (x - offset) - log(norm) (see :func:`log_softmax`) and softmax(x) =
+    exps / norm: the row maximum (nan where it is not finite, so that the whole row is
+    nan), exp(x - offset) and its sum. A caller that needs
+    log_softmax at a few classes only takes them from x (no array of log-probabilities),
+    and the softmax from exps (no second exp).
+
+    The offset is a constant to autodiff: log_softmax does not depend on it, and its
+    derivative (through a maximum) would cost passes over x that add zero.
+    """
     top = xp.max(x, axis=-1, keepdims=True)
-    finite = xp.isfinite(top)
-    shifted = x - xp.where(finite, top, xp.zeros_like(top))
-    shifted = xp.where(finite, shifted, xp.full_like(shifted, math.nan))
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
+    offset = stop_gradient(xp, xp.where(xp.isfinite(top), top, xp.full_like(top, math.nan)))
+    exps = xp.exp(x - offset)
+    return offset, exps, xp.sum(exps, axis=-1, keepdims=True)
 
 
 def one_hot(xp: Any, index: Array, n: int) -> Array:

@@ -65,7 +65,7 @@ from ._array import (
     zero_rows,
 )
 from ._binary import KERAS_EPSILON
-from ._kernels import accelerated
+from ._kernels import accelerated, analytic
 from ._reduce import torch_reduce
 
 # --------------------------------------------------------------------------- the formula
@@ -284,7 +284,7 @@ def _undefined_where_torch_divides_by_zero(
     return minus_owned(xp, grad, xp.expand_dims(nan_or_zero, axis=-1))
 
 
-@accelerated("probability_targets")  # no kernel: the reference's gradient for autograd
+@analytic
 def probability_targets(
     xp: Any,
     x: Array,
@@ -333,7 +333,15 @@ def dense_targets(xp: Any, x: Array, t: Array, *, class_axis: int) -> Array:
     """-sum_c t_c log softmax(x)_c per position (tf.nn's and Keras' on logits), for
     targets t of x's shape, the classes on ``class_axis``; no reduction."""
     t, x = _classes_last(xp, t, class_axis), _classes_last(xp, x, class_axis)
-    return cross_entropy(xp, x, dense=t)[0]
+    return softmax_dense(xp, x, t)[0]
+
+
+@analytic
+def softmax_dense(xp: Any, x: Array, t: Array, *, need_grad: bool = False) -> tuple[Array, Array]:
+    """-sum_c t_c log softmax(x)_c per position (classes last, t broadcasting to x's
+    shape) and its gradient in x: :func:`cross_entropy` with a dense target, as a family
+    function (autodiff takes its analytic gradient: ``xent._kernels.analytic``)."""
+    return cross_entropy(xp, x, dense=t, need_grad=need_grad)
 
 
 def keras_categorical(xp: Any, t: Array, x: Array, *, from_logits: bool, class_axis: int) -> Array:
@@ -499,7 +507,7 @@ def optax_dense_targets(xp: Any, x: Array, t: Array, mask: Array | None = None) 
     where optax's ``softmax_cross_entropy`` gives 0 * -inf = nan; its
     ``safe_softmax_cross_entropy`` gives 0 too). A row with no class in the mask gives 0."""
     if mask is None:
-        return cross_entropy(xp, x, dense=t)[0]
+        return softmax_dense(xp, x, t)[0]
     t = xp.where(mask, t, xp.zeros_like(t))
     return cross_entropy(xp, masked_log_softmax(xp, x, mask), dense=t, log_input=True)[0]
 

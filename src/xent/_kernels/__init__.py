@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _ops, _state
-from ._backends import BACKENDS
+from ._backends import ANALYTIC, BACKENDS
 from ._ops import DECLINED, BinaryTotals, Declined, Result, softmax_cross_entropy
 from ._state import get_num_threads, set_num_threads
 
@@ -41,6 +41,7 @@ __all__ = [
     "Kernel",
     "Result",
     "accelerated",
+    "analytic",
     "available",
     "binary_totals",
     "get_num_threads",
@@ -193,74 +194,101 @@ def _run_kernel(
     )
 
 
-def _reference_with_autograd(
+Binder = Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]
+
+
+def _binder(reference: Callable[..., Any]) -> tuple[Binder, str]:
+    """``arguments_of(args, kwargs)``: all arguments of ``reference`` by name, defaults
+    included (inspect's bind is 10 us slower; it still raises the usual TypeError), and
+    the name of the array the gradient is taken in (the first after ``xp``)."""
+    signature = inspect.signature(reference)
+    names = set(signature.parameters)
+    positional = [
+        p.name
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    defaults = {
+        p.name: p.default for p in signature.parameters.values() if p.default is not p.empty
+    }
+
+    def arguments_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        arguments = {**defaults, **dict(zip(positional, args, strict=False)), **kwargs}
+        if len(args) > len(positional) or arguments.keys() != names:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            arguments = dict(bound.arguments)
+        return arguments
+
+    return arguments_of, positional[1]
+
+
+def _differentiated(
     reference: Callable[..., Any],
+    arguments_of: Binder,
+    first: str,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
-    arguments: dict[str, Any] | None,
-    arguments_of: Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]],
-    first: str,
-) -> Result | Declined:
-    """The reference's loss with its own gradient as autograd's backward, where the
-    bridge of xp has such a path (torch) and autograd watches ``first``; else DECLINED."""
+    arguments: dict[str, Any] | None = None,
+) -> Any:
+    """``reference(*args, **kwargs)``, its loss differentiated by xp's autodiff with the
+    reference's own analytic gradient where ``_backends.ANALYTIC`` has a bridge for xp
+    that takes the call (torch: an autograd Function; JAX: a custom JVP); else the
+    reference as it is, differentiated (if at all) operation by operation."""
     xp = args[0] if args else kwargs.get("xp")
-    backend = BACKENDS.get(getattr(xp, "__name__", ""))
-    if backend is None or not backend.watched(args[1] if len(args) > 1 else kwargs.get(first)):
-        return DECLINED  # the common case (NumPy, or no autograd), decided cheaply
-    if arguments is None:
-        arguments = arguments_of(args, kwargs)
-    return backend.reference_with_autograd(reference, arguments, first)
+    bridge = ANALYTIC.get(getattr(xp, "__name__", ""))
+    if bridge is not None:
+        x = args[1] if len(args) > 1 else kwargs.get(first)
+        if bridge.wants(x):  # cheap: decided before the arguments are bound
+            result = bridge.run(reference, arguments or arguments_of(args, kwargs), first)
+            if result is not DECLINED:
+                return result
+    return reference(*args, **kwargs)
+
+
+def analytic(reference: Callable[..., Any]) -> Callable[..., Any]:
+    """The decorator of the family functions without a kernel: ``reference(xp, a, ...,
+    need_grad)``, differentiated with its own analytic gradient where xp's autodiff has
+    a bridge for it (see ``_differentiated``), kept as ``.reference``.
+    :func:`accelerated` falls back on the same where the kernels decline."""
+    arguments_of, first = _binder(reference)
+
+    @functools.wraps(reference)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return _differentiated(reference, arguments_of, first, args, kwargs)
+
+    run.reference = reference  # type: ignore[attr-defined]
+    return run
 
 
 def accelerated(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Run ``KERNELS[name]`` when it can take the arguments, else the decorated
     reference ``reference(xp, a, b, **options)`` (kept as ``.reference``).
 
-    Where no kernel takes the call (none built, disabled, declined, or no row for
-    ``name`` in ``KERNELS``) and autograd watches the first array, the bridge's
-    ``reference_with_autograd`` runs the reference with ``need_grad=True`` and hands
-    its analytic gradient to autograd as the backward (torch; see ``_backends``)."""
-    kernel = KERNELS.get(name)
+    Where no kernel takes the call (none built, disabled or declined), the reference
+    runs as :func:`analytic` runs it: where autodiff watches the first array (torch's
+    autograd, a JAX transformation), with its own analytic gradient as the
+    derivative (``_backends.ANALYTIC``)."""
+    kernel = KERNELS[name]
 
     def decorate(reference: Callable[..., Any]) -> Callable[..., Any]:
-        signature = inspect.signature(reference)
-        names = set(signature.parameters)
-        unknown = set() if kernel is None else {*kernel.arrays, *kernel.options} - names
-        unknown |= set() if kernel is None else set(kernel.only_when) - names
+        names = set(inspect.signature(reference).parameters)
+        unknown = {*kernel.arrays, *kernel.options, *kernel.only_when} - names
         if unknown or not {"xp", "need_grad"} <= names:
             raise TypeError(f"KERNELS[{name!r}] names {sorted(unknown)}, not parameters of it")
-        positional = [
-            p.name
-            for p in signature.parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-        defaults = {
-            p.name: p.default for p in signature.parameters.values() if p.default is not p.empty
-        }
-
-        def arguments_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-            """All arguments by name, defaults included (inspect's bind is 10 us slower)."""
-            arguments = {**defaults, **dict(zip(positional, args, strict=False)), **kwargs}
-            if len(args) > len(positional) or arguments.keys() != names:
-                bound = signature.bind(*args, **kwargs)  # raises the usual TypeError
-                bound.apply_defaults()
-                arguments = dict(bound.arguments)
-            return arguments
-
-        first = positional[1]  # the array the gradient is taken in, after xp
+        arguments_of, first = _binder(reference)
         widened = _widened(reference)
 
         @functools.wraps(reference)
         def dispatch(*args: Any, **kwargs: Any) -> Any:
-            arguments, fallback = None, reference
-            if name in KERNELS and _state.extension() is not None:
-                arguments = arguments_of(args, kwargs)
-                result = _run_kernel(KERNELS[name], widened, arguments)
-                if result is not DECLINED:
-                    return result
-                fallback = widened  # halves (takes_halves) as float32
-            result = _reference_with_autograd(fallback, args, kwargs, arguments, arguments_of, first)
-            return fallback(*args, **kwargs) if result is DECLINED else result
+            if _state.extension() is None:
+                return _differentiated(reference, arguments_of, first, args, kwargs)
+            arguments = arguments_of(args, kwargs)
+            result = _run_kernel(kernel, widened, arguments)
+            if result is not DECLINED:
+                return result
+            # halves (takes_halves) as float32
+            return _differentiated(widened, arguments_of, first, args, kwargs, arguments)
 
         dispatch.reference = reference  # type: ignore[attr-defined]
         return dispatch

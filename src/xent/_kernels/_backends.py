@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._ops import BFLOAT16, DECLINED, Declined, Result
 
@@ -78,15 +78,6 @@ class Bridge:
     @staticmethod
     def from_numpy(value: Any) -> Any:
         raise NotImplementedError
-
-    @classmethod
-    def reference_with_autograd(
-        cls, reference: Callable[..., Any], arguments: dict[str, Any], name: str
-    ) -> Result | Declined:
-        """Where no kernel takes a call whose ``arguments[name]`` autodiff watches: the
-        reference's loss with its analytic gradient handed to autodiff, or DECLINED (the
-        reference then runs, differentiated op by op)."""
-        return DECLINED
 
 
 class NumPyBridge(Bridge):
@@ -328,6 +319,40 @@ class DaskBridge(Bridge):
 
         return _dask.run(kernel, reference, arguments, need_grad)
 
+
+class Analytic(NamedTuple):
+    """How one namespace's autodiff differentiates a family function with its own
+    analytic gradient. ``wants(x)``: whether autodiff watches x, the differentiated
+    array (cheap: asked before the arguments are bound); ``run(reference, arguments,
+    first)``: the Result whose loss that autodiff differentiates with the reference's
+    gradient in ``arguments[first]``, or DECLINED (the reference then runs as it is)."""
+
+    wants: Callable[[Any], bool]
+    run: Callable[[Callable[..., Any], dict[str, Any], str], Result | Declined]
+
+
+def _jax_traced(x: Any) -> bool:
+    import jax
+
+    return isinstance(x, jax.core.Tracer)
+
+
+def _jax_analytic(
+    reference: Callable[..., Any], arguments: dict[str, Any], first: str
+) -> Result | Declined:
+    """JAX arrays (no kernel: XLA compiles the reference): the reference as a custom
+    JVP whose derivative is its own analytic gradient (``_jax.analytic``)."""
+    from . import _jax
+
+    return _jax.analytic(reference, arguments, first)
+
+
+# namespace -> how its autodiff gets a family function's analytic gradient where the
+# kernels decline (or the function has none)
+ANALYTIC: dict[str, Analytic] = {
+    "array_api_compat.torch": Analytic(TorchBridge.watched, TorchBridge.reference_with_autograd),
+    "jax.numpy": Analytic(_jax_traced, _jax_analytic),
+}
 
 BACKENDS: dict[str, Any] = {
     "numpy": NumPyBridge,

@@ -42,7 +42,7 @@ def main() -> None:
     print(f"# {machine()}")
     before = ext.isa()
     try:
-        for isa in ("avx512", "avx2", "baseline"):
+        for isa in ext.supported_isas():
             try:
                 ext.set_isa(isa)
             except ValueError:

@@ -197,7 +197,7 @@ def test_other_arguments_that_require_grad_take_autograd_through_the_ops(torch):
     np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-15)
 
 
-SYNCS = {  # host synchronisations per forward call: the value checks, once at most
+SYNCS = {  # host synchronisations per forward call, at most: the value checks, once
     "bce_with_logits_plain": 0,
     "sigmoid_focal_gamma_half": 0,
     "cross_entropy_probabilities": 0,
@@ -226,7 +226,9 @@ def test_host_synchronisations_per_call(torch, name):
     x = x0.clone().requires_grad_()
     with Reads():
         loss = fn(x, reduction="mean")
-    assert Reads.count == SYNCS[name]
+    # at most: on the CPU the value checks may read the values through NumPy's view of
+    # the tensor (_checks.check_values), which dispatches nothing
+    assert Reads.count <= SYNCS[name]
     assert type(loss.grad_fn).__name__ == KERNEL_BACKWARD
 
 

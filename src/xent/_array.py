@@ -36,10 +36,16 @@ def is_array(value: Any) -> bool:
     return library(value) is not None
 
 
-@functools.cache
+_COMPAT: dict[str, Any] = {}
+
+
 def _compat(name: str) -> Any:
-    """array-api-compat's namespace module for NumPy or torch (imported once)."""
-    return importlib.import_module(f"array_api_compat.{name}")
+    """array-api-compat's namespace module for NumPy or torch (imported once; a dict,
+    not functools.lru_cache, which torch.compile warns about when it traces a call)."""
+    module = _COMPAT.get(name)
+    if module is None:
+        module = _COMPAT[name] = importlib.import_module(f"array_api_compat.{name}")
+    return module
 
 
 def namespace(*values: Any) -> Any:

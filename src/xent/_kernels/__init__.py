@@ -284,7 +284,7 @@ def accelerated(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
             if _state.extension() is None:
                 return _differentiated(reference, arguments_of, first, args, kwargs)
             arguments = arguments_of(args, kwargs)
-            result = _run_kernel(kernel, widened, arguments)
+            result = _run_kernel(KERNELS[name], widened, arguments)  # patchable by tests
             if result is not DECLINED:
                 return result
             # halves (takes_halves) as float32

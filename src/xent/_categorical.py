@@ -54,6 +54,7 @@ from ._array import (
     minus_owned,
     numel,
     plus_product_owned,
+    softmax_parts,
     stop_gradient,
     sum_to_shape,
     take_1d,
@@ -95,7 +96,18 @@ def cross_entropy(
         mask: boolean, shape x.shape[:-1]; where False the loss and its gradient
             are 0 whatever x holds (ignored positions).
     """
-    logp = x if log_input else log_softmax(xp, x)
+    # torch: its fused log_softmax, then the softmax as exp of it in place (the gradient);
+    # elsewhere (XLA) log_softmax as an expression of softmax_parts: the index part takes
+    # its class from x and the gradient the softmax from the exps (no second exp, no
+    # array of log-probabilities unless the dense part needs one)
+    parts = None
+    if not (log_input or torch_in_place(xp, x) or x.shape[-1] == 0):
+        parts = softmax_parts(xp, x)
+    if parts is None:
+        logp = x if log_input else log_softmax(xp, x)
+    else:
+        lse = xp.log(parts[2])
+        logp = (x - parts[0]) - lse
     shape = tuple(x.shape)
     # per position: sum_c of the dense part (its nan rows, and the gradient's mass)
     dense_mass = None if dense is None else xp.sum(xp.broadcast_to(dense, shape), axis=-1)
@@ -103,7 +115,10 @@ def cross_entropy(
     if dense is not None:
         loss = -class_sum(xp, dense, logp, dense_mass, whole_rows=not log_input)
     if index is not None:
-        picked = take_last(xp, logp, index)
+        if parts is None:
+            picked = take_last(xp, logp, index)
+        else:
+            picked = (take_last(xp, x, index) - parts[0][..., 0]) - lse[..., 0]
         term = -picked if index_weight is None else -times_or_zero(xp, index_weight, picked)
         loss = term if loss is None else loss + term
     if loss is None:
@@ -119,7 +134,7 @@ def cross_entropy(
     if not need_grad:
         return loss, None
     grad = _gradient(
-        xp, x, logp, dense, dense_mass, index, index_weight, mask, log_input, grad_scale
+        xp, x, logp, parts, dense, dense_mass, index, index_weight, mask, log_input, grad_scale
     )
     if mask is not None:  # 0 there already, but for rows without a softmax (nan)
         grad = zero_rows(xp, grad, mask, nan_rows)
@@ -130,6 +145,7 @@ def _gradient(
     xp: Any,
     x: Array,
     logp: Array,
+    parts: tuple[Array, Array, Array] | None,
     dense: Array | None,
     dense_mass: Array | None,
     index: Array | None,
@@ -162,8 +178,11 @@ def _gradient(
             mass = at_index if mass is None else mass + at_index
         if mask is not None:
             mass = xp.where(mask, mass, xp.zeros_like(mass))
-        # softmax(x) = exp(logp), logp being ours (log_softmax's) to overwrite
-        grad = times_owned(xp, exp_owned(xp, logp), xp.expand_dims(mass, axis=-1))
+        mass = xp.expand_dims(mass, axis=-1)
+        if parts is None:  # softmax(x) = exp(logp), logp being ours (log_softmax's)
+            grad = times_owned(xp, exp_owned(xp, logp), mass)
+        else:  # softmax(x) = exps / norm
+            grad = parts[1] * (mass / parts[2])
     if dense is not None and mask is None and scale is None:
         grad = minus_owned(xp, grad, dense)
     elif dense is not None and mask is None:

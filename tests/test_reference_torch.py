@@ -7,6 +7,8 @@ gradgradcheck's finite differences, mpmath for the tails, and the NumPy referenc
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -323,3 +325,48 @@ def test_torch_func_grad_and_vmap_run_the_array_api_forms(torch, name):
     per_row = torch.func.vmap(lambda a, b: bce(a, b, reduction="sum"))(x0, y)
     want = torch.nn.functional.binary_cross_entropy_with_logits(x0, y, reduction="none")
     np.testing.assert_allclose(per_row.numpy(), want.sum(1).numpy(), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- review cases
+
+
+@pytest.mark.parametrize("vg", [False, True], ids=["autograd", "value_and_grad"])
+def test_focal_with_a_target_that_requires_grad(torch, vg):
+    """Gradients in the target too: the torch forms must not write into a tensor
+    autograd saved (the sigmoid multiplied by the target); both gradients as torch's."""
+    gen = torch.Generator().manual_seed(3)
+    x = (torch.randn(6, generator=gen, dtype=torch.float64) * 2).requires_grad_()
+    y = torch.rand(6, generator=gen, dtype=torch.float64).requires_grad_()
+    if vg:
+        loss, _ = xent.value_and_grad(xent.sigmoid_focal_loss)(x, y, reduction="sum")
+    else:
+        loss = xent.sigmoid_focal_loss(x, y, reduction="sum")
+    gx, gy = torch.autograd.grad(loss, (x, y))
+    ox, oy = torch.autograd.grad(focal_oracle(torch, x, y, reduction="sum"), (x, y))
+    torch.testing.assert_close(gx, ox, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(gy, oy, rtol=1e-10, atol=1e-12)
+
+
+def test_no_class_is_nan_as_in_torch(torch):
+    F = torch.nn.functional
+    x, t = torch.zeros(3, 0), torch.zeros(3, 0)
+    assert torch.isnan(F.cross_entropy(x, t))  # the oracle's behaviour
+    assert torch.isnan(xent.cross_entropy(x, t))
+    x = x.clone().requires_grad_()
+    assert torch.isnan(xent.cross_entropy(x, t))
+
+
+def test_infinite_class_weight_keeps_torchs_nans(torch):
+    """inf * 0 is nan (only a zero coefficient makes a term 0), in loss and gradient."""
+    F = torch.nn.functional
+    x = torch.tensor([[0.0, -200.0]], dtype=torch.float64)
+    t = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    w = torch.tensor([math.inf, 1.0], dtype=torch.float64)
+    expected = F.cross_entropy(x, t, weight=w)
+    torch.testing.assert_close(xent.cross_entropy(x, t, weight=w), expected, equal_nan=True)
+    x = torch.tensor([[0.0, 1.0, 2.0]], dtype=torch.float64, requires_grad=True)
+    y, w = torch.tensor([0]), torch.tensor([1.0, math.inf, 1.0], dtype=torch.float64)
+    options = dict(weight=w, label_smoothing=0.1, reduction="sum")
+    (ours,) = torch.autograd.grad(xent.cross_entropy(x, y, **options), x)
+    (theirs,) = torch.autograd.grad(F.cross_entropy(x, y, **options), x)
+    torch.testing.assert_close(ours, theirs, equal_nan=True)

@@ -336,7 +336,7 @@ class SigmoidParts:
 
 def torch_in_place(xp: Any, *arrays: Any) -> bool:
     """Whether the torch forms of the helpers below may run: torch tensors (all of
-    `arrays`), no autograd recording on them, no torch.compile tracing, no torch.func
+    `arrays`), grad mode off (no autograd recording), no torch.compile tracing, no torch.func
     transform. Those forms
     write into temporaries of their own (in-place ops, fewer allocations and passes);
     under autograd (double backward differentiates the reference) the array-API forms
@@ -347,7 +347,10 @@ def torch_in_place(xp: Any, *arrays: Any) -> bool:
 
     if not all(isinstance(a, torch.Tensor) for a in arrays):
         return False
-    if torch.is_grad_enabled() and any(a.requires_grad for a in arrays):
+    if torch.is_grad_enabled():
+        # autograd may record: a tensor it saved for another operation of the same call
+        # (one not among `arrays`, say a sigmoid multiplied by a target that requires
+        # grad) must not be written to. The analytic path runs under no_grad.
         return False
     wrapped = torch._C._functorch.is_functorch_wrapped_tensor  # torch.func: vmap, grad
     return not (torch.compiler.is_compiling() or any(wrapped(a) for a in arrays))
@@ -443,32 +446,26 @@ def class_sum(
     """sum_c coef_c logp_c over the last axis, a term 0 where its coefficient is (a -inf
     log-probability with coefficient 0 gives 0, :func:`times_or_zero`); coef broadcasts
     to logp's shape, `coef_total` is its sum over the classes. torch: the products with
-    every nan taken as 0 (no select), then a row that held a nan made nan again: one of
+    zero coefficients taken as 0 (in place), then a row that held a nan made nan again: one of
     coef (its total is nan) or of logp (its maximum is; with `whole_rows`, logp's rows
     are nan throughout or nowhere, as log_softmax's, and its first class tells)."""
-    if not torch_in_place(xp, coef, logp, coef_total):
+    if logp.shape[-1] == 0 or not torch_in_place(xp, coef, logp, coef_total):
         return xp.sum(times_or_zero(xp, coef, logp), axis=-1)
     import torch
 
-    products = torch.mul(logp, coef).nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
+    # 0 where the coefficient is (0 * -inf = 0); every other nan stays (inf * 0 too)
+    products = torch.mul(logp, coef).masked_fill_(coef == 0, 0.0)
     total = products.sum(dim=-1)
     probe = logp[..., 0] if whole_rows else torch.amax(logp, dim=-1)
     return torch.where(torch.isnan(probe) | torch.isnan(coef_total), math.nan, total)
 
 
-def zero_rows(xp: Any, grad: Array, keep: Array, nan_rows: Array) -> Array:
-    """where(keep[..., None], grad, 0), for a gradient `grad` (a temporary of the
-    caller's) that is 0 already in the rows not kept wherever it is not nan, and in each
-    row nan throughout or nowhere, `nan_rows` (per row) saying where. torch: every nan
-    taken as 0 in place, then the rows kept that were nan made nan again (two passes, no
-    select, no allocation)."""
+def zero_rows(xp: Any, grad: Array, keep: Array) -> Array:
+    """where(keep[..., None], grad, 0), for a gradient `grad` that is a temporary of the
+    caller's (torch: filled in place, one pass, no allocation of the size of grad)."""
     if not torch_in_place(xp, grad, keep):
         return xp.where(xp.expand_dims(keep, axis=-1), grad, xp.zeros_like(grad))
-    import torch
-
-    poison = torch.where(nan_rows & keep, math.nan, 0.0).to(grad.dtype)
-    grad.nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
-    return grad.add_(poison[..., None])
+    return grad.masked_fill_(~keep[..., None], 0.0)
 
 
 def product_or_zero(xp: Any, coef: Array, value: Array) -> Array:
@@ -545,7 +542,7 @@ def log_softmax(xp: Any, x: Array) -> Array:
     has no softmax: it gives nan, as in PyTorch, without a RuntimeWarning.
     """
     if x.shape[-1] == 0:
-        return x
+        return xp.zeros_like(x)  # not x itself: callers may own (write into) the result
     if torch_in_place(xp, x):  # torch's fused kernel: the same rule, nan rows included
         import torch
 

@@ -48,7 +48,6 @@ from ._array import (
     divide_or_nan,
     divide_or_zero,
     exp_owned,
-    is_array,
     log_or_minus_inf,
     log_softmax,
     minus_owned,
@@ -124,11 +123,6 @@ def cross_entropy(
     if loss is None:
         raise ValueError("cross_entropy needs a dense or an index target")
     loss = zero_d(xp, loss)  # one position: a 0-d array
-    # the positions whose gradient is nan throughout: a row without a softmax (or a nan
-    # weight) has a nan loss; a 'mean' over a zero total weight scales by inf
-    nan_rows = xp.isnan(loss) if need_grad and mask is not None else None
-    if is_array(grad_scale) and nan_rows is not None:
-        nan_rows = nan_rows | xp.isinf(grad_scale)
     if mask is not None:
         loss = xp.where(mask, loss, xp.zeros_like(loss))
     if not need_grad:
@@ -137,7 +131,7 @@ def cross_entropy(
         xp, x, logp, parts, dense, dense_mass, index, index_weight, mask, log_input, grad_scale
     )
     if mask is not None:  # 0 there already, but for rows without a softmax (nan)
-        grad = zero_rows(xp, grad, mask, nan_rows)
+        grad = zero_rows(xp, grad, mask)
     return loss, grad
 
 

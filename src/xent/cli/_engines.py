@@ -342,9 +342,19 @@ def run_dask(
             if not isinstance(e, Exception):  # Ctrl-C, SIGTERM, --timeout: the run ends here
                 # Dask's tasks cut short are reported by asyncio when collected, later.
                 logging.getLogger("asyncio").disabled = True
+                if quiet:  # and distributed's loggers in this process, shutting down
+                    _silence_loggers("distributed")
             if scheduler is None:
                 _close_leftover_clusters()
             raise
+
+
+def _silence_loggers(prefix: str) -> None:
+    """Disable the logger `prefix` and every logger under it (a disabled parent does not
+    stop its children's records from reaching its handlers)."""
+    for name in [prefix, *logging.root.manager.loggerDict]:
+        if name == prefix or name.startswith(prefix + "."):
+            logging.getLogger(name).disabled = True
 
 
 def _close_leftover_clusters() -> None:

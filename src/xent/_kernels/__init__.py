@@ -10,7 +10,10 @@ zero-copy as NumPy arrays, autograd included) and ``XENT_DISABLE_KERNELS`` is no
 set, the record's ``run`` computes the loss and gradient in one fused C pass and
 returns a :class:`Result` (for Dask arrays of NumPy chunks, a lazy graph of one
 such pass per chunk); when it cannot take the arguments (a dtype, a layout,
-a broadcast it does not handle) it returns ``DECLINED`` and the reference runs.
+a broadcast it does not handle) it returns ``DECLINED`` and the reference runs, as
+``analytic`` runs it: where autodiff watches the input (torch's autograd, a JAX
+transformation), with its own analytic gradient as the derivative
+(``_backends.ANALYTIC``).
 The reference stays reachable as ``fn.reference`` and is the oracle of the
 kernel tests.
 
@@ -118,7 +121,8 @@ def available() -> bool:
 
 
 def isa() -> str | None:
-    """The instruction set the kernels use (avx512, avx2, baseline), None without them."""
+    """The instruction set the kernels use (avx512bf16, avx512, avx2, baseline), None
+    without them."""
     ext = _state.extension()
     return None if ext is None else ext.isa()
 

@@ -14,7 +14,7 @@ import pytest
 
 collect_ignore = [
     path
-    for path, module in [("src/xent/nn.py", "torch")]
+    for path, module in [("src/xent/nn.py", "torch"), ("src/xent/_kernels/_jax.py", "jax")]
     if importlib.util.find_spec(module) is None
 ]
 
